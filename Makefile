@@ -1,0 +1,29 @@
+# The two entry points of the README: `make demo` and `make test`. Both set up `.venv` first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.swapcam-installed
+PYTEST_ARGS ?=
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changed (the install is editable, so code edits need nothing).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(PY) -m live.demo --out out
+
+bench: install
+	$(PY) benchmarks/bench_face.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

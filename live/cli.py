@@ -1,0 +1,57 @@
+"""``swapcam``: a thin command-line shell over the library. Each subcommand lives in its own module with
+``add_arguments(parser)`` and ``run(args) -> int``; errors reach the user as one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from live import __version__
+from live.errors import SwapcamError
+
+# name -> (module, one-line help). Adding a command is one module and one line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "faces": ("live.cli_faces", "find faces in images or videos; write landmarks, aligned crops and masks"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swapcam",
+        description="Real-time face swap: train a model of two people, export it, run it live. "
+        "Everything it writes is marked as synthetic.",
+    )
+    parser.add_argument("--version", action="version", version=f"swapcam {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except SwapcamError as exc:
+        print(f"swapcam: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("swapcam: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Face landmarks with MediaPipe Face Mesh: 478 refined points per face, an image mode and a tracking video mode.
+
+In video mode MediaPipe tracks each face from the previous frame's landmarks and runs its detector only when a
+track is lost (or fewer faces than ``max_faces`` are tracked); on top of that we give every face a stable track
+id and smooth its landmarks with a One Euro filter that is reset whenever the track restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from live.errors import SwapcamError
+from live.messages import Face, Frame
+from live.one_euro import OneEuroConfig, OneEuroFilter
+from live.tracking import Box, TrackMatcher
+
+log = logging.getLogger(__name__)
+
+NUM_LANDMARKS = 478
+LEFT_EYE_CORNERS = (33, 133)  # the subject's right eye (on the left of a frontal image): outer, inner
+RIGHT_EYE_CORNERS = (362, 263)  # the subject's left eye: inner, outer
+
+
+@dataclass(frozen=True, slots=True)
+class LandmarkerConfig:
+    max_faces: int = 1
+    video: bool = True  # track across frames (detector only on track loss); False: every call is a new image
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    smoothing: OneEuroConfig | None = field(default_factory=OneEuroConfig)  # video mode only; None disables
+
+
+def eye_centres(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 2) float32: the centres of the image-left and image-right eyes (mean of each eye's two corners)."""
+    return np.stack(
+        [landmarks[list(LEFT_EYE_CORNERS)].mean(axis=0), landmarks[list(RIGHT_EYE_CORNERS)].mean(axis=0)]
+    )
+
+
+def interocular(landmarks: np.ndarray) -> float:
+    """Distance between the eye centres in pixels: the face's scale for jitter and filter speeds."""
+    left, right = eye_centres(landmarks)
+    return float(np.hypot(*(right - left)))
+
+
+@contextlib.contextmanager
+def _mediapipe_stderr_muted() -> Iterator[None]:
+    """MediaPipe's C++ side prints warnings straight to file descriptor 2 while it builds its graphs (absl ignores
+    GLOG_minloglevel), which would bury our one-line messages. Mute fd 2 for that moment only;
+    SWAPCAM_MEDIAPIPE_LOGS=1 keeps them."""
+    if os.environ.get("SWAPCAM_MEDIAPIPE_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class FaceLandmarker:
+    """A stage: ``Frame -> tuple[Face, ...]``. Owns its MediaPipe graphs; use as a context manager."""
+
+    def __init__(self, config: LandmarkerConfig = LandmarkerConfig()) -> None:
+        try:
+            from mediapipe.python.solutions import face_detection, face_mesh
+        except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
+            raise SwapcamError(f"mediapipe is not importable ({exc}); run `make install`") from exc
+        self.config = config
+        self._warm = False  # MediaPipe finishes building its graphs (and logs) on the first image
+        with _mediapipe_stderr_muted():
+            self._build(config, face_detection, face_mesh)
+        self._matcher = TrackMatcher()
+        self._filters: dict[int, OneEuroFilter] = {}
+        self._scores: dict[int, float] = {}
+        self._closed = False
+
+    def _build(self, config: LandmarkerConfig, face_detection, face_mesh) -> None:
+        self._mesh = face_mesh.FaceMesh(
+            static_image_mode=not config.video,
+            max_num_faces=config.max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=config.min_detection_confidence,
+            min_tracking_confidence=config.min_tracking_confidence,
+        )
+        # Face Mesh does not report a confidence; the short-range detector (the one inside Face Mesh) gives it,
+        # run once per image in image mode and once per new track in video mode.
+        self._detector = face_detection.FaceDetection(
+            model_selection=0, min_detection_confidence=config.min_detection_confidence
+        )
+
+    def __enter__(self) -> FaceLandmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._mesh.close()
+            self._detector.close()
+
+    def reset(self) -> None:
+        """Forget all tracks (e.g. after a scene cut or when the source changes)."""
+        self._matcher.reset()
+        self._filters.clear()
+        self._scores.clear()
+
+    def __call__(self, frame: Frame) -> tuple[Face, ...]:
+        image = frame.image
+        h, w = image.shape[:2]
+        if not self._warm:
+            with _mediapipe_stderr_muted():
+                result = self._mesh.process(image)
+                self._detector.process(image)
+            self._warm = True
+        else:
+            result = self._mesh.process(image)
+        meshes = result.multi_face_landmarks or []
+        raw: list[np.ndarray] = []
+        for mesh in meshes:
+            pts = np.array([(p.x, p.y, p.z) for p in mesh.landmark], dtype=np.float32)  # (478, 3) normalised
+            # Normalised coordinates put the image's left edge at 0; pixel centres sit at i + 0.5.
+            pts[:, 0] = pts[:, 0] * w - 0.5
+            pts[:, 1] = pts[:, 1] * h - 0.5
+            pts[:, 2] *= w
+            raw.append(pts)
+        boxes: list[Box] = [
+            (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())) for p in raw
+        ]
+        if not self.config.video:
+            scores = self._detect_scores(image, boxes)
+            return tuple(
+                Face(frame.frame_id, frame.t_capture, i, p[:, :2].copy(), p[:, 2].copy(), boxes[i], scores[i])
+                for i, p in enumerate(raw)
+            )
+
+        matches = self._matcher.match(boxes)
+        fresh = [i for i, (_, new) in enumerate(matches) if new]
+        if fresh:
+            scores = self._detect_scores(image, [boxes[i] for i in fresh])
+            for i, score in zip(fresh, scores):
+                tid = matches[i][0]
+                self._scores[tid] = score
+                if tid in self._filters:
+                    self._filters[tid].reset()
+        live_ids = set(self._matcher.tracks)
+        for tid in [t for t in self._filters if t not in live_ids]:
+            del self._filters[tid], self._scores[tid]
+
+        faces = []
+        for (tid, _), pts, box in zip(matches, raw, boxes):
+            xy = pts[:, :2]
+            if self.config.smoothing is not None:
+                filt = self._filters.setdefault(tid, OneEuroFilter(self.config.smoothing))
+                xy = filt(xy, frame.t_capture, scale=max(interocular(xy), 1.0))
+            else:
+                xy = xy.copy()
+            faces.append(Face(frame.frame_id, frame.t_capture, tid, xy, pts[:, 2].copy(), box, self._scores[tid]))
+        return tuple(faces)
+
+    def _detect_scores(self, image: np.ndarray, boxes: list[Box]) -> list[float]:
+        """Detector confidence for each landmark box: the best detection whose centre lies inside it, else 0."""
+        if not boxes:
+            return []
+        h, w = image.shape[:2]
+        found = self._detector.process(image).detections or []
+        centres = []
+        for det in found:
+            rb = det.location_data.relative_bounding_box
+            centres.append(((rb.xmin + rb.width / 2) * w, (rb.ymin + rb.height / 2) * h, float(det.score[0])))
+        scores = []
+        for x0, y0, x1, y1 in boxes:
+            inside = [s for cx, cy, s in centres if x0 <= cx <= x1 and y0 <= cy <= y1]
+            scores.append(max(inside, default=0.0))
+        return scores
