@@ -65,8 +65,18 @@ def _mediapipe_stderr_muted() -> Iterator[None]:
             os.dup2(devnull.fileno(), 2)
         yield
     finally:
+        _libc_fflush()  # C stdio may still hold the graph's lines: let them go to /dev/null, not to the user
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _libc_fflush() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # pragma: no cover - not a glibc-like platform
+        pass
 
 
 # A serialised NormalizedLandmarkList whose landmarks all carry exactly x, y, z is a run of 17-byte records:
@@ -95,9 +105,14 @@ class FaceLandmarker:
         except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
             raise SwapcamError(f"mediapipe is not importable ({exc}); run `make install`") from exc
         self.config = config
-        self._warm = False  # MediaPipe finishes building its graphs (and logs) on the first image
         with _mediapipe_stderr_muted():
             self._build(config, face_detection, face_mesh)
+            # MediaPipe opens its calculators (and logs) on worker threads after start-up; one blank image waits
+            # for that inside the muted window. No face in it, so no track state is touched.
+            blank = np.zeros((64, 64, 3), np.uint8)
+            self._mesh.process(blank)
+            self._detector.process(blank)
+        self._seen_face = False  # MediaPipe logs once more when it first projects landmarks: mute until then
         self._matcher = TrackMatcher()
         self._filters: dict[int, OneEuroFilter] = {}
         self._scores: dict[int, float] = {}
@@ -138,13 +153,12 @@ class FaceLandmarker:
     def __call__(self, frame: Frame) -> tuple[Face, ...]:
         image = frame.image
         h, w = image.shape[:2]
-        if not self._warm:
+        if self._seen_face:
+            result = self._mesh.process(image)
+        else:
             with _mediapipe_stderr_muted():
                 result = self._mesh.process(image)
-                self._detector.process(image)
-            self._warm = True
-        else:
-            result = self._mesh.process(image)
+            self._seen_face = bool(result.multi_face_landmarks)
         meshes = result.multi_face_landmarks or []
         raw: list[np.ndarray] = []
         for mesh in meshes:
