@@ -14,6 +14,8 @@ from live.errors import SwapcamError
 # name -> (module, one-line help). Adding a command is one module and one line here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "faces": ("live.cli_faces", "find faces in images or videos; write landmarks, aligned crops and masks"),
+    "extract": ("trainer.cli_extract", "extract aligned faces from videos, images or folders into a faceset"),
+    "train": ("trainer.cli_train", "train the two-decoder face-swap autoencoder on two facesets"),
 }
 
 

@@ -1,0 +1,182 @@
+"""Training on real facesets: the loss goes down, resume is exact, torchrun agrees, interruptions keep work."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from live.errors import SwapcamError
+from live.provenance import PNG_KEYWORD, read_png_text
+from tests.conftest import ROOT, shared
+from trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from trainer.extract import ExtractConfig, Extractor
+from trainer.model import PRESETS, ModelArgs, SwapAutoencoder
+from trainer.train import TrainConfig, evaluate, main
+
+TINY = dict(preset="tiny", batch_size=4, max_faces=48, eval_every=5, preview_every=1000)
+
+
+@pytest.fixture(scope="module")
+def facesets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("facesets")
+    Extractor(root / "a", ExtractConfig(every=10)).run([str(shared("clips/person_a.mp4"))])
+    Extractor(root / "b", ExtractConfig(every=5)).run([str(shared("clips/person_b.mp4"))])
+    return str(root / "a"), str(root / "b")
+
+
+def _params(model_state: dict) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model_state.items()}
+
+
+def test_a_short_run_lowers_the_loss_and_raises_held_out_ssim(facesets, tmp_path):
+    a, b = facesets
+    result = main(TrainConfig(a, b, str(tmp_path / "run"), steps=150, lr=1e-3, warmup_steps=10, **TINY))
+    lines = [__import__("json").loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines][-1] == 150
+    first, last = lines[0], lines[-1]
+    assert last["loss"] < 0.8 * first["loss"]
+    assert last["ssim_a"] > first["ssim_a"] and last["ssim_b"] > first["ssim_b"]
+    # the preview grid: five rows of faces, marked synthetic
+    preview = tmp_path / "run" / "previews" / "latest.png"
+    assert PNG_KEYWORD in read_png_text(preview.read_bytes())
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 150 and state["preset"] == "tiny" and state["align"]["align.size"] == "64"
+    assert result.model.args == PRESETS["tiny"]
+
+
+def test_checkpoint_alone_rebuilds_the_model(facesets, tmp_path):
+    a, b = facesets
+    result = main(TrainConfig(a, b, str(tmp_path / "run"), steps=3, **TINY))
+    state = load_checkpoint(result.checkpoint)
+    model = SwapAutoencoder(ModelArgs.from_dict(state["model_args"]))
+    model.load_state_dict(state["model"])
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x, 1), result.model(x, 1))
+
+
+def test_resume_continues_at_the_saved_step_with_identical_parameters(facesets, tmp_path):
+    a, b = facesets
+    straight = main(TrainConfig(a, b, str(tmp_path / "straight"), steps=8, **TINY))
+    first = main(TrainConfig(a, b, str(tmp_path / "split"), steps=4, **TINY))
+    saved = _params(load_checkpoint(first.checkpoint)["model"])
+    resumed = main(TrainConfig(a, b, str(tmp_path / "split"), steps=8, resume=True, **TINY))
+    assert resumed.step == 8
+    after_load = load_checkpoint(list_checkpoints(tmp_path / "split")[0])  # step 4, as it was written
+    assert after_load["step"] == 4 and all(torch.equal(saved[k], after_load["model"][k]) for k in saved)
+    s, r = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(s[k], r[k]) for k in s)  # bit for bit the uninterrupted run
+
+
+def test_torchrun_with_two_processes_keeps_both_ranks_identical(facesets, tmp_path):
+    a, b = facesets
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", str(ROOT / "tests" / "ddp_worker.py"), a, b,
+         str(tmp_path / "run"), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 4 and all(torch.equal(r0[k], state["model"][k]) for k in r0)
+    assert state["samples"] == 4 * 2 * 2 * 2  # steps x people x batch x processes
+
+
+def _train_cli(*args: str) -> subprocess.Popen:
+    code = "import sys; from live.cli import main; sys.exit(main())"
+    return subprocess.Popen([sys.executable, "-c", code, "train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _wait_for(predicate, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_goes_on(facesets, tmp_path):
+    a, b = facesets
+    run = tmp_path / "run"
+    common = ["--from", a, "--to", b, "-o", str(run), "--preset", "tiny", "--batch-size", "4", "--max-faces", "48",
+              "--eval-every", "1"]  # fmt: skip
+    proc = _train_cli(*common)
+    _wait_for(lambda: (run / "metrics.jsonl").exists() and len((run / "metrics.jsonl").read_text()) > 0, 120)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    step = load_checkpoint(run)["step"]
+    assert step >= 1
+    resumed = _train_cli(*common, "--resume", "--steps", str(step + 2))
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert load_checkpoint(run)["step"] == step + 2
+
+
+def test_kill_9_loses_at_most_one_checkpoint_interval(facesets, tmp_path):
+    a, b = facesets
+    run = tmp_path / "run"
+    proc = _train_cli("--from", a, "--to", b, "-o", str(run), "--preset", "tiny", "--batch-size", "4",
+                      "--max-faces", "48", "--checkpoint-minutes", "0.02", "--keep", "2")  # fmt: skip
+    _wait_for(lambda: len(list_checkpoints(run)) >= 2, 120)
+    time.sleep(0.7)
+    proc.kill()
+    proc.communicate()
+    found = list_checkpoints(run)
+    assert 1 <= len(found) <= 2  # older ones pruned
+    state = load_checkpoint(latest_checkpoint(run))  # never a torn file
+    assert state["step"] > 0
+
+
+def test_bad_inputs_give_one_clear_line(facesets, tmp_path):
+    a, b = facesets
+    empty = tmp_path / "empty_fs"
+    from live.media_io import write_image
+
+    write_image(tmp_path / "wall.png", np.full((100, 100, 3), 90, np.uint8), synthetic=False)
+    Extractor(empty, ExtractConfig()).run([str(tmp_path / "wall.png")])
+    cases = [
+        (["--from", str(empty), "--to", b], "has no faces"),
+        (["--from", str(tmp_path), "--to", b], "not a swapcam faceset"),
+        (["--from", str(tmp_path / "nowhere"), "--to", b], "no such faceset"),
+        (["--from", a, "--to", b, "--resume"], "no checkpoint"),
+    ]
+    for args, message in cases:
+        proc = _train_cli(*args, "-o", str(tmp_path / "run_bad"), "--steps", "1", "--preset", "tiny")
+        _, err = proc.communicate(timeout=120)
+        lines = [x for x in err.splitlines() if x.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], err
+
+
+def test_an_existing_run_needs_resume(facesets, tmp_path):
+    a, b = facesets
+    main(TrainConfig(a, b, str(tmp_path / "run"), steps=1, **TINY))
+    with pytest.raises(SwapcamError, match="--resume"):
+        main(TrainConfig(a, b, str(tmp_path / "run"), steps=2, **TINY))
+
+
+def test_evaluate_reports_ssim_of_a_perfect_model_as_one(facesets):
+    from trainer.data import load_side
+
+    a, _ = facesets
+    side, _ = load_side(a, 64, holdout=0.1, seed=0, max_faces=20)
+
+    class Identity(torch.nn.Module):
+        def forward(self, x, side):
+            return torch.cat([x, torch.ones_like(x[:, :1])], 1)
+
+    scores = evaluate(Identity(), side, side, torch.device("cpu"))
+    assert scores["ssim_a"] == pytest.approx(1.0, abs=1e-4)
