@@ -60,7 +60,8 @@ def test_checkpoint_alone_rebuilds_the_model(facesets, tmp_path):
     model.load_state_dict(state["model"])
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
-        assert torch.equal(model.eval()(x, 1), result.model(x, 1))
+        # the trained copy runs channels-last, the rebuilt one not: equal up to float rounding
+        assert torch.allclose(model.eval()(x, 1), result.model(x, 1), atol=1e-5)
 
 
 def test_resume_continues_at_the_saved_step_with_identical_parameters(facesets, tmp_path):

@@ -161,6 +161,8 @@ def main(config: TrainConfig) -> TrainResult:
     run = Path(config.run_dir)
     state = None
     if config.resume:
+        if latest_checkpoint(run) is None:
+            raise SwapcamError(f"nothing to resume: no checkpoint in {run / 'checkpoints'}")
         state = load_checkpoint(run)
     elif latest_checkpoint(run) is not None:
         raise SwapcamError(f"{run} already holds checkpoints: add --resume to continue, or choose a new folder")
