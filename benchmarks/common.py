@@ -6,36 +6,15 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from live.timing import percentiles, time_calls  # noqa: F401  (re-exported for the benchmarks)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED_DATA = Path(os.environ.get("SWAPCAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    """p50/p95/mean in milliseconds of a list of durations in seconds."""
-    ms = np.asarray(samples_s) * 1000.0
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p95_ms": round(float(np.percentile(ms, 95)), 3),
-        "mean_ms": round(float(ms.mean()), 3),
-        "n": int(ms.size),
-    }
-
-
-def time_calls(fn: Callable[[], object], *, repeat: int, warmup: int = 5) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return percentiles(samples)
 
 
 def machine() -> dict[str, object]:

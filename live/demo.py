@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from live.landmarks import FaceLandmarker, LandmarkerConfig
 from live.mask import crop_mask
 from live.media_io import load_image, write_image
 from live.messages import Frame
+from live.timing import time_calls
 
 
 def portraits() -> tuple[np.ndarray, np.ndarray]:
@@ -43,14 +43,7 @@ def _side_by_side(*images: np.ndarray, height: int = 384) -> np.ndarray:
 
 
 def _p50_ms(fn, repeat: int = 30) -> float:
-    """Median wall time of ``fn`` in ms after one warm-up call (first calls pay one-off library set-up)."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return float(np.median(samples) * 1000)
+    return time_calls(fn, repeat=repeat, warmup=1)["p50_ms"]
 
 
 def run(out_dir: Path, *, size: int = 256, provenance: bool = True) -> dict[str, float]:
