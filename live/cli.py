@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faces": ("live.cli_faces", "find faces in images or videos; write landmarks, aligned crops and masks"),
     "extract": ("trainer.cli_extract", "extract aligned faces from videos, images or folders into a faceset"),
     "train": ("trainer.cli_train", "train the two-decoder face-swap autoencoder on two facesets"),
+    "info": ("live.cli_info", "show what a model file says about itself (people, resolution, alignment, precision)"),
+    "export": ("export.cli_export", "export a training run as a self-describing ONNX model (+ int8, fp16, TensorRT)"),
 }
 
 

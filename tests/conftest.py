@@ -65,3 +65,26 @@ def person_a_raw():
             times.append(frame.t_capture)
             faces.append(lm(frame))
     return np.array(times), faces
+
+
+@pytest.fixture(scope="session")
+def facesets(tmp_path_factory):
+    """Two small real facesets: every 10th frame of clips/person_a.mp4, every 5th of clips/person_b.mp4."""
+    from trainer.extract import ExtractConfig, Extractor
+
+    root = tmp_path_factory.mktemp("facesets")
+    Extractor(root / "a", ExtractConfig(every=10)).run([str(shared("clips/person_a.mp4"))])
+    Extractor(root / "b", ExtractConfig(every=5)).run([str(shared("clips/person_b.mp4"))])
+    return str(root / "a"), str(root / "b")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(facesets, tmp_path_factory):
+    """A run folder holding a `tiny` model trained for 150 steps on the real facesets (about ten seconds)."""
+    from trainer.train import TrainConfig, main
+
+    run = tmp_path_factory.mktemp("tiny_run") / "run"
+    a, b = facesets
+    main(TrainConfig(a, b, str(run), preset="tiny", steps=150, batch_size=4, max_faces=48, lr=1e-3, warmup_steps=10,
+                     eval_every=1000, preview_every=1000))  # fmt: skip
+    return run

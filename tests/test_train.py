@@ -15,21 +15,13 @@ import torch
 
 from live.errors import SwapcamError
 from live.provenance import PNG_KEYWORD, read_png_text
-from tests.conftest import ROOT, shared
+from tests.conftest import ROOT
 from trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from trainer.extract import ExtractConfig, Extractor
 from trainer.model import PRESETS, ModelArgs, SwapAutoencoder
 from trainer.train import TrainConfig, evaluate, main
 
 TINY = dict(preset="tiny", batch_size=4, max_faces=48, eval_every=5, preview_every=1000)
-
-
-@pytest.fixture(scope="module")
-def facesets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("facesets")
-    Extractor(root / "a", ExtractConfig(every=10)).run([str(shared("clips/person_a.mp4"))])
-    Extractor(root / "b", ExtractConfig(every=5)).run([str(shared("clips/person_b.mp4"))])
-    return str(root / "a"), str(root / "b")
 
 
 def _params(model_state: dict) -> dict[str, torch.Tensor]:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from live.align import AlignSpec
+from live.atomic import write_atomic
 from live.errors import SwapcamError
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class FacesetStore:
         else:
             self.spec = spec
             self.root.mkdir(parents=True, exist_ok=True)
-            _write_atomic(meta, json.dumps({"format": FORMAT, **spec.to_metadata()}, indent=1))
+            write_atomic(meta, json.dumps({"format": FORMAT, **spec.to_metadata()}, indent=1))
 
     def records(self) -> list[FaceRecord]:
         path = self.root / "index.jsonl"
@@ -121,17 +122,11 @@ class FacesetStore:
             ok, buf = cv2.imencode(path.suffix, data, params)
             if not ok:
                 raise SwapcamError(f"cannot encode {path}")
-            _write_atomic(path, buf.tobytes())
+            write_atomic(path, buf.tobytes(), sync=False)
         _append_line(self.root / "index.jsonl", record.to_json())
 
     def finish_source(self, entry: dict) -> None:
         _append_line(self.root / "sources.jsonl", json.dumps(entry, separators=(",", ":")))
-
-
-def _write_atomic(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -1,0 +1,60 @@
+"""Inference engines behind one interface (``live.engines.base.Engine``), chosen by name or automatically.
+
+    with open_engine("model.onnx", "auto") as engine:
+        swapped, mask = engine.run(aligned)   # (N,3,R,R) float32 in [0,1] -> (N,3,R,R), (N,1,R,R)
+
+Adding an engine is one module with a factory ``(model_path, info, config) -> Engine`` and one line in ``ENGINES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from live.engines.base import Engine, EngineConfig, EngineUnavailable
+from live.errors import SwapcamError
+from live.model_info import ModelInfo, read_model_info
+
+log = logging.getLogger(__name__)
+
+# name -> "module:factory". `auto` tries them in this order: fastest first on the hardware that has them
+# (a native TensorRT plan, then TensorRT inside ONNX Runtime, then CUDA, then the CPU).
+ENGINES: dict[str, str] = {
+    "tensorrt": "live.engines.tensorrt:tensorrt_engine",
+    "ort-trt": "live.engines.ort:ort_trt",
+    "ort-cuda": "live.engines.ort:ort_cuda",
+    "ort-cpu": "live.engines.ort:ort_cpu",
+}
+ENGINE_CHOICES = ("auto", *ENGINES)
+
+__all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "EngineConfig", "EngineUnavailable", "open_engine"]
+
+
+def _factory(name: str):
+    module, attr = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def open_engine(model: str | Path, name: str = "auto", config: EngineConfig | None = None,
+                info: ModelInfo | None = None) -> Engine:  # fmt: skip
+    """Loads ``model`` (checked as a swapcam model first) into the named engine. ``auto`` takes the first that
+    starts and logs why each one before it was passed over; the reasons stay on ``engine.passed_over``."""
+    config = config or EngineConfig()
+    info = info or read_model_info(model)
+    if name != "auto" and name not in ENGINES:
+        raise SwapcamError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_CHOICES)}")
+    names = list(ENGINES) if name == "auto" else [name]
+    reasons: dict[str, str] = {}
+    for candidate in names:
+        try:
+            engine = _factory(candidate)(model, info, config)
+        except EngineUnavailable as exc:
+            reasons[candidate] = str(exc)
+            continue
+        engine.passed_over = reasons
+        if name == "auto":
+            log.info("engine: %s (passed over: %s)", candidate,
+                     "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "none")  # fmt: skip
+        return engine
+    raise SwapcamError("no inference engine can run here: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
