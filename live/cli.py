@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("trainer.cli_extract", "extract aligned faces from videos, images or folders into a faceset"),
     "train": ("trainer.cli_train", "train the two-decoder face-swap autoencoder on two facesets"),
     "info": ("live.cli_info", "show what a model file says about itself (people, resolution, alignment, precision)"),
+    "live": ("live.cli_live", "swap faces live: camera/file/stream in, virtual webcam/file/stream/window out"),
+    "convert": ("live.cli_convert", "swap faces in a video file, every frame, keeping its audio"),
     "export": ("export.cli_export", "export a training run as a self-describing ONNX model (+ int8, fp16, TensorRT)"),
 }
 

@@ -88,3 +88,50 @@ def tiny_run(facesets, tmp_path_factory):
     main(TrainConfig(a, b, str(run), preset="tiny", steps=150, batch_size=4, max_faces=48, lr=1e-3, warmup_steps=10,
                      eval_every=1000, preview_every=1000))  # fmt: skip
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_run, tmp_path_factory):
+    """The tiny run exported to ONNX (parity-checked): the model file the live loop and convert run."""
+    from export.api import export_model
+    from export.config import ExportConfig
+
+    out = tmp_path_factory.mktemp("tiny_model") / "tiny.onnx"
+    return export_model(ExportConfig(str(tiny_run), str(out))).path
+
+
+def make_clip(path: Path, frames: list[np.ndarray], *, fps: int = 30, audio_hz: float | None = None,
+              audio_codec: str = "aac") -> Path:  # fmt: skip
+    """Writes RGB frames (and optionally a sine tone) as an H.264 clip, for tests that need a particular input."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        v.options = {"crf": "12", "preset": "ultrafast"}
+        a = None
+        if audio_hz:
+            a = out.add_stream(audio_codec, rate=48000)
+            a.layout = "mono"
+        for i, image in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+            vf.pts, vf.time_base = i, Fraction(1, fps)
+            for pkt in v.encode(vf):
+                out.mux(pkt)
+        for pkt in v.encode(None):
+            out.mux(pkt)
+        if a is not None:
+            n = int(48000 * len(frames) / fps)
+            t = np.arange(n) / 48000
+            fmt = "fltp" if audio_codec == "aac" else "s16"
+            tone = 0.3 * np.sin(2 * np.pi * audio_hz * t)
+            samples = tone.astype(np.float32)[None] if fmt == "fltp" else (tone * 32767).astype(np.int16)[None]
+            af = av.AudioFrame.from_ndarray(samples, format=fmt, layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, 0, Fraction(1, 48000)
+            for pkt in a.encode(af):
+                out.mux(pkt)
+            for pkt in a.encode(None):
+                out.mux(pkt)
+    return path

@@ -1,0 +1,40 @@
+"""``swapcam convert``: swap faces in a video file, every frame, keeping its size, rate, timing and audio."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from live.cli_live import add_blend_arguments, pipeline_config
+from live.engines import EngineConfig
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="MODEL.onnx", help="a model from `swapcam export`")
+    p.add_argument("input", metavar="INPUT", help="video file")
+    p.add_argument("output", metavar="OUTPUT", help="video file to write (.mp4 .mkv .mov .ts)")
+    add_blend_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from live.convert import ConvertConfig, convert
+
+    config = ConvertConfig(args.model, args.input, args.output, engine=args.engine,
+                           engine_config=EngineConfig(threads=args.threads), pipeline=pipeline_config(args),
+                           provenance=not args.no_provenance)  # fmt: skip
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = convert(config, stop)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if result.interrupted:
+        print(f"swapcam: interrupted after {result.frames} frames; {args.output} is finalised and plays",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    print(f"wrote {args.output}: {result.frames} frames ({result.frames_with_face} with a face), "
+          f"{result.audio_packets} audio packets, {result.fps} fps")  # fmt: skip
+    return 0

@@ -1,0 +1,88 @@
+"""``swapcam live``: run a model on a camera, file, stream or still, into a virtual webcam, file, stream or window."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from live.color import ColorConfig
+from live.composite import CompositeConfig
+from live.engines import ENGINE_CHOICES, EngineConfig
+from live.mask import MaskConfig
+from live.blend import BlendConfig
+from live.pipeline import PipelineConfig
+from live.runner import LiveConfig
+from live.sinks import SinkOptions
+from live.sources import SourceConfig
+from live.swapper import SwapConfig
+
+
+def add_blend_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared with `swapcam convert`: which faces, the mask and the colour match, the engine."""
+    m, c, b = MaskConfig(), ColorConfig(), BlendConfig()
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
+                   help="inference engine (default: auto, the fastest that runs here)")  # fmt: skip
+    p.add_argument("--threads", type=int, help="CPU engine threads (default: all cores)")
+    p.add_argument("--faces", choices=("largest", "all"), default="largest", help="faces to swap (default: largest)")
+    p.add_argument("--erode", type=float, default=m.erode, help=f"mask erosion, face widths (default: {m.erode})")
+    p.add_argument("--feather", type=float, default=m.feather,
+                   help=f"mask edge softness, face widths (default: {m.feather})")  # fmt: skip
+    p.add_argument("--color", choices=("rct", "lct", "none"), default=c.mode,
+                   help=f"colour transfer onto the face it replaces (default: {c.mode})")  # fmt: skip
+    p.add_argument("--opacity", type=float, default=b.opacity, help=f"0..1 (default: {b.opacity})")
+    p.add_argument("--no-provenance", action="store_true",
+                   help="do not mark written files and streams as synthetic (on by default)")  # fmt: skip
+
+
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    composite = CompositeConfig(MaskConfig(erode=args.erode, feather=args.feather), ColorConfig(mode=args.color),
+                                BlendConfig(opacity=args.opacity))  # fmt: skip
+    return PipelineConfig(swap=SwapConfig(faces=args.faces, composite=composite))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="MODEL.onnx", help="a model from `swapcam export`")
+    p.add_argument("--source", required=True, metavar="SRC",
+                   help="camera index or /dev/videoN, a video file, a stream URL (rtsp/rtmp/udp/srt/http), an image")  # fmt: skip
+    p.add_argument("--sink", action="append", required=True, metavar="SINK",
+                   help="vcam[:DEVICE], preview, a file (.mp4 .mkv .mov .ts), or a stream URL "
+                   "(udp:// srt:// rtmp:// rtsp://); repeat for several")  # fmt: skip
+    add_blend_arguments(p)
+    p.add_argument("--width", type=int, help="camera: requested width")
+    p.add_argument("--height", type=int, help="camera: requested height")
+    p.add_argument("--fps", type=float, help="camera: requested rate; image source: its rate (default 30)")
+    p.add_argument("--no-mjpg", action="store_true", help="camera: do not ask for MJPG")
+    p.add_argument("--loop", action="store_true", help="file source: start again at the end")
+    p.add_argument("--vcam-backend", help="pyvirtualcam backend (default: the platform's)")
+    p.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--stats-json", metavar="PATH", help="write frame counts, fps, latency and stage times here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from live.runner import run_live
+
+    config = LiveConfig(
+        model=args.model, source=args.source, sinks=tuple(args.sink), engine=args.engine,
+        engine_config=EngineConfig(threads=args.threads),
+        source_config=SourceConfig(width=args.width, height=args.height, fps=args.fps, mjpg=not args.no_mjpg,
+                                   loop=args.loop),
+        pipeline=pipeline_config(args),
+        sink_options=SinkOptions(provenance=not args.no_provenance, vcam_backend=args.vcam_backend,
+                                 vcam_device=args.vcam_device),
+        max_frames=args.max_frames, stats_json=args.stats_json,
+    )  # fmt: skip
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = run_live(config, stop)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    lat = stats["latency_capture_to_sink"]
+    print(f"frames in {stats['frames_in']}, processed {stats['frames_processed']}, out {stats['frames_out']}, "
+          f"dropped {stats['dropped_capture']}; {stats['fps']} fps; capture->sink p50 {lat['p50_ms']} ms, "
+          f"p95 {lat['p95_ms']} ms; engine {stats['engine']}", file=sys.stderr)  # fmt: skip
+    return 0

@@ -1,0 +1,158 @@
+"""The live loop: capture -> landmarks -> align -> infer -> composite -> sinks, on three kinds of thread.
+
+    capture thread   reads the source as fast as it delivers and puts each frame in a one-place slot: the newest
+                     frame wins, a frame the loop had no time for is dropped and counted. Capture never waits.
+    main thread      takes the newest frame, runs the FramePipeline on it, hands it to every sink's slot.
+    one per sink     writes frames; a slow sink drops its own stale frames and never holds up processing.
+
+Every frame keeps its capture timestamp to the sink, where the capture -> sink latency is measured. SIGINT and
+SIGTERM (through ``stop``) end the loop cleanly: sinks are flushed and closed, so files play.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from live.atomic import write_atomic
+from live.engines import EngineConfig, open_engine
+from live.errors import SwapcamError
+from live.messages import Frame
+from live.model_info import read_model_info
+from live.pipeline import FramePipeline, PipelineConfig
+from live.sinks import SinkOptions, open_sink, sink_kind
+from live.slot import Closed, LatestSlot
+from live.sources import SourceConfig, open_source
+from live.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    model: str
+    source: str
+    sinks: tuple[str, ...]
+    engine: str = "auto"
+    engine_config: EngineConfig = field(default_factory=EngineConfig)
+    source_config: SourceConfig = field(default_factory=SourceConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    sink_options: SinkOptions = field(default_factory=SinkOptions)
+    max_frames: int | None = None  # stop after this many processed frames
+    stats_json: str | None = None
+    status: bool | None = None  # one-line live status on stderr (None: when stderr is a terminal)
+
+
+def _sink_worker(sink, slot: LatestSlot, tel: Telemetry, first: bool) -> None:
+    try:
+        while True:
+            try:
+                frame = slot.get(timeout=0.5)
+            except Closed:
+                return
+            if frame is None:
+                continue
+            t0 = time.perf_counter()
+            sink.write(frame)
+            t1 = time.perf_counter()
+            tel.stage(f"sink {sink.name}", t1 - t0)
+            tel.stage(f"latency {sink.name}", t1 - frame.t_capture)
+            if first:
+                tel.delivered(frame.t_capture)
+    except BaseException as exc:  # stored and re-raised by the main loop
+        slot.fail(exc)
+
+
+def _capture_worker(source, slot: LatestSlot, tel: Telemetry, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            frame = source.read()
+            if frame is None:
+                break
+            tel.count("frames_in")
+            slot.put(frame)
+    except BaseException as exc:
+        slot.fail(exc)
+    finally:
+        slot.close()
+
+
+def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
+    """Runs until the source ends, ``max_frames`` frames were processed, or ``stop`` is set; returns the stats."""
+    stop = stop or threading.Event()
+    info = read_model_info(config.model)  # a foreign model, a missing file: one clear line before anything opens
+    for spec in config.sinks:
+        sink_kind(spec)
+    if not config.sinks:
+        raise SwapcamError("give at least one --sink (vcam, preview, a file or a stream URL)")
+    tel = Telemetry()
+    show_status = sys.stderr.isatty() if config.status is None else config.status
+    options = config.sink_options
+    if options.model is None:
+        options = SinkOptions(options.provenance, Path(config.model).name, options.vcam_backend, options.vcam_device)
+    with contextlib.ExitStack() as stack:
+        engine = stack.enter_context(open_engine(config.model, config.engine, config.engine_config, info))
+        source = stack.enter_context(open_source(config.source, config.source_config))
+        pipeline = stack.enter_context(FramePipeline(engine, config.pipeline, tel))
+
+        def on_key(key: str) -> None:
+            if key == "quit":
+                stop.set()
+            elif key == "toggle":
+                pipeline.enabled = not pipeline.enabled
+
+        capture = LatestSlot[Frame]()
+        sinks = [stack.enter_context(open_sink(spec, source.width, source.height, source.fps, options,
+                                               status=lambda: tel.status_line(capture.dropped), on_key=on_key))  # fmt: skip
+                 for spec in config.sinks]
+        log.info("live: %s -> %s, engine %s, %s", source.name, ", ".join(s.name for s in sinks), engine.name,
+                 f"{info.source} -> {info.target}")  # fmt: skip
+        sink_slots = [LatestSlot[Frame]() for _ in sinks]
+        workers = [threading.Thread(target=_sink_worker, args=(s, q, tel, i == 0), name=f"sink-{i}", daemon=True)
+                   for i, (s, q) in enumerate(zip(sinks, sink_slots))]  # fmt: skip
+        workers.append(threading.Thread(target=_capture_worker, args=(source, capture, tel, stop), name="capture",
+                                        daemon=True))  # fmt: skip
+        for w in workers:
+            w.start()
+        next_status = 0.0
+        try:
+            while not stop.is_set():
+                for q in sink_slots:
+                    q.raise_if_failed()
+                try:
+                    frame = capture.get(timeout=0.2)
+                except Closed:
+                    break
+                if frame is None:
+                    continue
+                pipeline(frame)
+                for q in sink_slots:
+                    q.put(frame)
+                if config.max_frames and tel.counters["frames_processed"] >= config.max_frames:
+                    break
+                if show_status and time.perf_counter() >= next_status:
+                    next_status = time.perf_counter() + 0.5
+                    print("\r" + tel.status_line(capture.dropped) + " ", end="", file=sys.stderr, flush=True)
+        finally:
+            stop.set()
+            for q in sink_slots:
+                q.close()
+            for w in workers:
+                w.join(timeout=10)
+            if show_status:
+                print(file=sys.stderr)
+        for q in sink_slots:
+            q.raise_if_failed()
+        drops = {f"dropped_sink {s.name}": q.dropped for s, q in zip(sinks, sink_slots)}
+        stats = tel.summary({"dropped_capture": capture.dropped, **drops, "engine": engine.name,
+                             "source": source.name, "sinks": [s.name for s in sinks],
+                             "frames_written": {s.name: s.frames for s in sinks}})  # fmt: skip
+    if config.stats_json:
+        write_atomic(config.stats_json, json.dumps(stats, indent=2) + "\n")
+    return stats
