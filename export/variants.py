@@ -19,6 +19,19 @@ from live.model_info import INPUT_NAME, ModelInfo
 log = logging.getLogger(__name__)
 
 
+CALIBRATION_MEMORY = 3 << 29  # 1.5 GiB of activations held by the int8 calibrator (peak memory is about 2.5x)
+
+
+def activation_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of all intermediate float tensors for one face (batch 1), from ONNX shape inference."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    total = 0
+    for vi in inferred.graph.value_info:
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
+        total += int(np.prod(dims)) * 4 if dims else 0
+    return total
+
+
 def quantize_int8(fp32: onnx.ModelProto, info: ModelInfo, calibration: np.ndarray) -> onnx.ModelProto:
     """Static int8 quantisation in QDQ form (weights int8 per channel, activations uint8), with activation
     ranges from ``calibration`` (N, 3, R, R) float32 faces run one at a time, as the live loop feeds them.
@@ -34,6 +47,16 @@ def quantize_int8(fp32: onnx.ModelProto, info: ModelInfo, calibration: np.ndarra
         quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    # The calibrator keeps every activation of every calibration face in memory until it computes the ranges
+    # (about 190 MB a face for the 256 px `quality` preset: 128 faces went past 24 GB), so the number of faces
+    # is capped by a memory budget.
+    per_face = activation_bytes(fp32)
+    n = int(min(len(calibration), max(8, CALIBRATION_MEMORY // max(per_face, 1))))
+    if n < len(calibration):
+        log.info("int8: calibrating on %d of %d faces (%.0f MB of activations a face)", n, len(calibration),
+                 per_face / 2**20)  # fmt: skip
+        calibration = calibration[np.linspace(0, len(calibration) - 1, n).round().astype(int)]
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
