@@ -5,7 +5,7 @@
 Each preset's graph (one swap direction, batch 1) is timed in interleaved rounds (eager, fp32, int8, eager, ...)
 so that a busy machine slows all three alike; latencies are pooled over the rounds. PyTorch eager runs under
 ``torch.inference_mode`` with the machine's cores as threads, in the faster of NCHW and channels-last. ONNX Runtime
-runs through swapcam's CPU engine (live.engines). int8 is checked against fp32 by SSIM on real faces held out
+runs through swapcam's CPU engine (live.engines) with spinning threads, as for a model timed alone. int8 is checked against fp32 by SSIM on real faces held out
 from its calibration (every 5th face of the faceset). A preset with ``--run`` uses that trained checkpoint, the
 others random weights (same cost; their SSIM is reported but says little). Faces come from ``--faceset``, else
 clips/person_a.mp4 (every 4th frame) extracted into a temporary folder. Results: benchmarks/results/engines.json.
@@ -33,7 +33,7 @@ from export.onnx_graph import graph_from_checkpoint, to_onnx  # noqa: E402
 from export.variants import quantize_int8  # noqa: E402
 from export.verify import compare_variant, ort_session  # noqa: E402
 from live.align import AlignSpec  # noqa: E402
-from live.engines import open_engine  # noqa: E402
+from live.engines import EngineConfig, open_engine  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.extract import ExtractConfig, Extractor  # noqa: E402
 from trainer.model import PRESETS, SwapAutoencoder  # noqa: E402
@@ -76,7 +76,7 @@ def bench_preset(preset: str, run: str | None, faceset: str, rounds: int, tmp: P
     xt = torch.from_numpy(x)
     cl = graph.to(memory_format=torch.channels_last)
     xcl = xt.contiguous(memory_format=torch.channels_last)
-    engines = {k: open_engine(p, "ort-cpu") for k, p in paths.items()}
+    engines = {k: open_engine(p, "ort-cpu", EngineConfig(spin=True)) for k, p in paths.items()}  # a model alone
     calls = {
         "eager_nchw": lambda: graph(xt),
         "eager_channels_last": lambda: cl(xcl),

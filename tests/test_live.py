@@ -234,3 +234,60 @@ def test_sigint_during_a_file_sink_leaves_a_playable_file(tiny_model, tmp_path):
     import json
 
     assert json.loads((tmp_path / "s.json").read_text())["frames_written"][str(out)] == len(frames)
+
+
+@pytest.mark.parametrize("which, per_frame", [("largest", 1), ("all", 2)])
+def test_a_still_source_with_two_people_swaps_the_faces_asked_for(tiny_model, tmp_path, detect, which, per_frame):
+    from live.pipeline import PipelineConfig
+    from live.swapper import SwapConfig
+
+    still = shared("images/two_people.jpg")
+    out = tmp_path / f"{which}.mkv"
+    stats = run_live(LiveConfig(str(tiny_model), str(still), (str(out),), max_frames=12, status=False,
+                                pipeline=PipelineConfig(swap=SwapConfig(faces=which))))  # fmt: skip
+    assert stats["faces"] == per_frame * stats["frames_processed"]
+    from live.media_io import load_image
+
+    original = load_image(still)
+    last = _decode(out)[-1]
+    assert last.shape[:2] == (original.shape[0] - original.shape[0] % 2, original.shape[1] - original.shape[1] % 2)
+    faces = sorted(detect(original), key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    changed = []
+    for face in faces:
+        x0, y0, x1, y1 = (int(v) for v in face.box)
+        core = (slice(y0 + (y1 - y0) // 4, y1 - (y1 - y0) // 4), slice(x0 + (x1 - x0) // 4, x1 - (x1 - x0) // 4))
+        changed.append(np.abs(last[core].astype(int) - original[: last.shape[0], : last.shape[1]][core]).mean() > 8)
+    assert changed == ([True, False] if which == "largest" else [True, True])
+
+
+def test_a_udp_stream_is_a_source_too(tiny_model, tmp_path):
+    """A PyAV sender streams a clip as MPEG-TS over UDP; `live` reads it as its source and writes a file."""
+    port = _free_udp_port()
+    frames = _decode(shared("clips/person_a.mp4"), every=3)[:150]
+    stop = threading.Event()
+
+    def send() -> None:
+        from fractions import Fraction
+
+        time.sleep(1.0)  # let the receiver open the socket first
+        with av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts") as out:
+            v = out.add_stream("libx264", rate=30)
+            v.width, v.height, v.pix_fmt = 480, 480, "yuv420p"
+            v.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "10"}
+            for i, image in enumerate(frames):
+                if stop.is_set():
+                    break
+                vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+                vf.pts, vf.time_base = i, Fraction(1, 30)
+                for pkt in v.encode(vf):
+                    out.mux(pkt)
+                time.sleep(1 / 30)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    out = tmp_path / "from_udp.mkv"
+    stats = run_live(LiveConfig(str(tiny_model), f"udp://127.0.0.1:{port}", (str(out),), max_frames=40, status=False))
+    stop.set()
+    sender.join(timeout=10)
+    assert stats["frames_processed"] == 40 and stats["frames_with_face"] > 30
+    assert len(_decode(out)) == stats["frames_written"][str(out)] >= 35

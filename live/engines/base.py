@@ -23,7 +23,10 @@ def _default_cache() -> str:
 @dataclass(frozen=True)
 class EngineConfig:
     threads: int | None = None  # CPU engines: intra-op threads (default: the machine's cores)
-    spin: bool = True  # CPU engines: threads spin between ops (lower latency; set False to leave cores to others)
+    # CPU engines: let idle threads spin. Off by default: in the frame loop spinning ORT threads take the cores
+    # MediaPipe, the decoder and the encoder need (720p convert: 49 -> 63 fps with it off, benchmarks/bench_live);
+    # on for a model timed alone (benchmarks/bench_engines), where it saves ~0.3 ms a face.
+    spin: bool = False
     device: int = 0  # GPU engines: CUDA device index
     fp16: bool = True  # TensorRT: build in fp16 where the GPU supports it
     max_batch: int = 4  # TensorRT: largest batch the engine is built for (faces per frame)

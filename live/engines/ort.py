@@ -48,7 +48,6 @@ class OrtEngine:
         opts.inter_op_num_threads = 1  # the graph is a chain: parallelism between ops buys nothing
         if provider == "cpu":
             opts.intra_op_num_threads = config.threads or os.cpu_count() or 1
-            # Spinning threads pick up the next op without a wake-up (~0.3 ms a face here, benchmarks/bench_engines)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.spin else "0")
         opts.log_severity_level = 3  # warnings from ORT (e.g. a provider falling back) go through our log instead
         providers: list = [(wanted, self._provider_options(provider, config))]
