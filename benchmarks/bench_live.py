@@ -4,7 +4,8 @@ frame's time is the model.
     python benchmarks/bench_live.py --model models/a2b.onnx [--int8 models/a2b.int8.onnx]
 
 For each clip (clips/webcam_720p.mp4, clips/person_a.mp4) and each model file:
-  offline   `convert` of every frame to an mp4 (decode, landmarks, align, infer, blend, encode): frames/s
+  offline   `convert` of every frame to an mp4 (decode, landmarks, align, infer, blend, encode): frames/s, with
+            the default x264 preset (veryfast) and with superfast
   live      `live` with the file paced at its own 30 fps into the virtual webcam sink (the real
             pyvirtualcam.Camera with an in-memory backend, as a video call would get it): capture->sink latency
             p50/p95/p99, frames dropped, per-stage p50
@@ -79,20 +80,23 @@ def main() -> None:
                 if not clip.is_file():
                     sys.exit(f"bench_live: {clip} not found (see ../shared/data/SOURCES.md)")
                 off = convert(ConvertConfig(model, str(clip), str(Path(tmp) / f"{name}.mp4"), progress=False))
+                fast_enc = convert(ConvertConfig(model, str(clip), str(Path(tmp) / f"{name}_sf.mp4"), progress=False,
+                                                 x264_preset="superfast"))  # fmt: skip
                 live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=SinkOptions(vcam_backend="bench-null"),
                                            status=False))  # fmt: skip
                 per_frame = off.seconds / off.frames * 1000
                 lat = live["latency_capture_to_sink"]
                 row = {
                     "offline": {"frames": off.frames, "fps": off.fps, "ms_per_frame": round(per_frame, 2),
-                                "stages": off.stats["stages"]},
+                                "stages": off.stats["stages"], "fps_x264_superfast": fast_enc.fps},
                     "live": {"frames_in": live["frames_in"], "frames_out": live["frames_out"],
                              "dropped": live["dropped_capture"], "latency_ms": lat, "stages": live["stages"]},
                     "ratio_end_to_end_over_model": round(per_frame / only["p50_ms"], 2),
                     "ratio_live_latency_over_model": round(lat["p50_ms"] / only["p50_ms"], 2),
                 }  # fmt: skip
                 results["clips"].setdefault(name, {})[precision] = row
-                print(f"{name:>12} {precision}: offline {off.fps:6.1f} fps ({per_frame:.1f} ms/frame) | live p50/p95/p99 "
+                print(f"{name:>12} {precision}: offline {off.fps:6.1f} fps ({per_frame:.1f} ms/frame; superfast "
+                      f"{fast_enc.fps:.1f} fps) | live p50/p95/p99 "
                       f"{lat['p50_ms']}/{lat['p95_ms']}/{lat['p99_ms']} ms, dropped {live['dropped_capture']} of "
                       f"{live['frames_in']} | model {only['p50_ms']} ms -> e2e/model {row['ratio_end_to_end_over_model']}",
                       flush=True)  # fmt: skip

@@ -16,6 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="INPUT", help="video file")
     p.add_argument("output", metavar="OUTPUT", help="video file to write (.mp4 .mkv .mov .ts)")
     add_blend_arguments(p)
+    p.add_argument("--x264-preset", default="veryfast",
+                   choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"),
+                   help="encoder speed against file size (default: veryfast)")  # fmt: skip
+    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default: 18)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = ConvertConfig(args.model, args.input, args.output, engine=args.engine,
                            engine_config=EngineConfig(threads=args.threads), pipeline=pipeline_config(args),
-                           provenance=not args.no_provenance)  # fmt: skip
+                           provenance=not args.no_provenance, x264_preset=args.x264_preset,
+                           crf=args.crf)  # fmt: skip
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

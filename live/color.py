@@ -37,6 +37,9 @@ class ColorTransfer:
             raise SwapcamError(f"unknown colour transfer {config.mode!r}; choose one of {', '.join(MODES)}")
         self.config = config
         self._shape: tuple[int, ...] | None = None
+        if config.mode == "rct":  # OpenCV builds its float Lab tables on first use (~75 ms): not on a live frame
+            probe = np.zeros((1, 1, 3), np.float32)
+            cv2.cvtColor(cv2.cvtColor(probe, cv2.COLOR_RGB2Lab), cv2.COLOR_Lab2RGB)
 
     def _buffers(self, shape: tuple[int, ...]) -> None:
         if self._shape != shape:  # one allocation per crop size, not per frame

@@ -1,6 +1,6 @@
 """Offline convert: every frame of a video through the model, same size, frame rate, frame count and timestamps,
-audio carried over. Decoding, processing and encoding run on three threads joined by small bounded queues, so
-the slowest stage sets the pace and nothing is dropped.
+audio carried over. Three threads joined by small bounded queues, so the slowest sets the pace and nothing is
+dropped: decode + landmarks (tracking needs the frames in order), align + infer + blend, encode + mux.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class ConvertConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     provenance: bool = True
     progress: bool = True
+    x264_preset: str = "veryfast"  # ultrafast .. veryslow: speed against file size
+    crf: int = 18  # x264 quality (lower is better; 18 is visually lossless for most footage)
     queue_size: int = 4  # frames in flight between threads (bounded: memory stays flat)
 
 
@@ -105,7 +107,8 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
         engine = stack.enter_context(open_engine(config.model, config.engine, config.engine_config, info))
         pipeline = stack.enter_context(FramePipeline(engine, config.pipeline, tel))
         out, vout = open_output(config.output, width, height, rate, live=False, provenance=config.provenance,
-                                model=Path(config.model).name, time_base=vin.time_base)  # fmt: skip
+                                model=Path(config.model).name, time_base=vin.time_base, preset=config.x264_preset,
+                                crf=config.crf)  # fmt: skip
         closing = stack.enter_context(contextlib.closing(out))  # noqa: F841  (closed last: finalises the file)
         aout, transcode = None, False
         if ain is not None:
@@ -138,7 +141,9 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                         continue
                     for vf in packet.decode():
                         t = float(vf.pts * vf.time_base) if vf.pts is not None else index / float(rate)
-                        _put(decoded, ("video", Frame(vf.to_ndarray(format="rgb24"), index, t), vf.pts), halt)
+                        frame = Frame(vf.to_ndarray(format="rgb24"), index, t)
+                        # landmarks run here, a frame ahead of align/infer/blend on the main thread
+                        _put(decoded, ("video", frame, vf.pts, pipeline.find(frame)), halt)
                         index += 1
             except av.FFmpegError as exc:
                 raise SwapcamError(f"cannot read video {src}: {exc.strerror or exc}") from exc
@@ -152,7 +157,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                 item = processed.get()
                 if item is _END:
                     break
-                kind, payload, *rest = item
+                kind, payload, *rest = item  # ("video", Frame, pts, faces) | ("audio", Packet) | ("audio-frame", ..)
                 if kind == "video":
                     vf = _av.VideoFrame.from_ndarray(payload.image, format="rgb24")
                     vf.pts, vf.time_base = rest[0], vin.time_base
@@ -189,7 +194,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                 if item is _END:
                     break
                 if item[0] == "video":
-                    pipeline(item[1])
+                    pipeline.swap(item[1], item[3])
                     if bar is not None:
                         next(bar)
                 _put(processed, item, halt)

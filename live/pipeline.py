@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from live.engines.base import Engine
 from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.messages import Frame
+from live.messages import Face, Frame
 from live.swapper import FaceSwapper, SwapConfig
 from live.telemetry import Telemetry
 
@@ -35,14 +35,22 @@ class FramePipeline:
 
     def __call__(self, frame: Frame) -> int:
         """Swaps the faces of ``frame`` in place; returns how many were swapped."""
-        tel, clock = self.telemetry, time.perf_counter
-        t0 = clock()
+        return self.swap(frame, self.find(frame))
+
+    def find(self, frame: Frame) -> tuple[Face, ...]:
+        """The landmark stage alone (offline convert runs it on its decode thread, ahead of ``swap``)."""
+        t0 = time.perf_counter()
         faces = self.landmarker(frame)
-        t1 = clock()
-        tel.stage("landmarks", t1 - t0)
+        self.telemetry.stage("landmarks", time.perf_counter() - t0)
+        return faces
+
+    def swap(self, frame: Frame, faces: tuple[Face, ...]) -> int:
+        """Align, infer and composite ``faces`` into ``frame`` in place; returns how many were swapped."""
+        tel, clock = self.telemetry, time.perf_counter
         if not faces or not self.enabled:
             tel.processed(0)
             return 0
+        t1 = clock()
         batch = self.swapper.prepare(frame.image, faces)
         t2 = clock()
         self.swapper.infer(batch)

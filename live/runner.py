@@ -73,7 +73,7 @@ def _capture_worker(source, slot: LatestSlot, tel: Telemetry, stop: threading.Ev
     try:
         while not stop.is_set():
             frame = source.read()
-            if frame is None:
+            if frame is None or stop.is_set():  # a frame read after the stop is neither processed nor dropped
                 break
             tel.count("frames_in")
             slot.put(frame)

@@ -57,6 +57,8 @@ class FaceSwapper:
         self._face = np.empty((r, r, 3), np.uint8)
         self._mask = np.empty((r, r), np.uint8)
         self._compositor = FaceCompositor(r, config.composite)
+        self._tensor[:1] = 0.5
+        engine.run(self._tensor[:1])  # the first run sizes ONNX Runtime's buffers: not on the first real frame
 
     def select(self, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         if self.config.faces == "largest" and len(faces) > 1:
