@@ -67,6 +67,10 @@ def _sink_worker(sink, slot: LatestSlot, tel: Telemetry, first: bool) -> None:
                 tel.delivered(frame.t_capture)
     except BaseException as exc:  # stored and re-raised by the main loop
         slot.fail(exc)
+    finally:
+        release = getattr(sink, "release_on_thread", None)  # GUI sinks clean up on their own thread
+        if release is not None:
+            release()
 
 
 def _capture_worker(source, slot: LatestSlot, tel: Telemetry, stop: threading.Event) -> None:

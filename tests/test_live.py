@@ -192,7 +192,9 @@ def test_live_streams_over_udp_to_a_pyav_reader(tiny_model):
     assert received[-1].std() > 20  # pictures, not a grey screen
 
 
-def test_bad_inputs_get_one_clear_line(tiny_model, tmp_path, capsys):
+def test_bad_inputs_get_one_clear_line(tiny_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     junk = tmp_path / "broken.mp4"
     junk.write_bytes(b"\x00\x01 not a video" * 500)
     foreign = tmp_path / "foreign.onnx"
@@ -204,6 +206,8 @@ def test_bad_inputs_get_one_clear_line(tiny_model, tmp_path, capsys):
         (["live", "--model", str(foreign), "--source", clip, "--sink", "vcam"], "foreign.onnx"),
         (["live", "--model", str(tiny_model), "--source", clip, "--sink", "out.xyz"], "unsupported output file"),
         (["live", "--model", str(tiny_model), "--source", clip, "--sink", "ftp://host/x"], "unsupported stream URL"),
+        (["live", "--model", str(tiny_model), "--source", clip, "--sink", "preview"], "preview needs a display"),
+        (["live", "--model", str(tiny_model), "--source", clip, "--sink", "srt://127.0.0.1:9"], "no srt:// support"),
         (["convert", "--model", str(tiny_model), str(junk), str(tmp_path / "o.mp4")], "cannot read video"),
         (["convert", "--model", str(tiny_model), str(tmp_path / "none.mp4"), str(tmp_path / "o.mp4")], "no such file"),
     ]
@@ -291,3 +295,54 @@ def test_a_udp_stream_is_a_source_too(tiny_model, tmp_path):
     sender.join(timeout=10)
     assert stats["frames_processed"] == 40 and stats["frames_with_face"] > 30
     assert len(_decode(out)) == stats["frames_written"][str(out)] >= 35
+
+
+def test_the_preview_window_shows_frames_on_a_virtual_display(tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("no Xvfb here to give the preview window a display (apt install xvfb)")
+    display = ":87"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        monkeypatch.setenv("DISPLAY", display)
+        stats = run_live(LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), ("preview",),
+                                    max_frames=45, status=False))  # fmt: skip
+        assert stats["frames_written"]["preview"] == stats["frames_out"] >= 40
+        with av.open(display, format="x11grab", options={"video_size": "800x600"}) as c:
+            screen = next(iter(c.decode(video=0))).to_ndarray(format="rgb24")
+        assert screen.std() < 5  # the window closed with the loop
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+RECEIVER = """
+import av, json, sys
+n, shape = 0, None
+with av.open(sys.argv[1], format="flv", options={"listen": "1"}, timeout=30) as c:
+    meta = dict(c.metadata)
+    for f in c.decode(video=0):
+        n, shape = n + 1, f.to_ndarray(format="rgb24").shape
+        if n >= 30:
+            break
+print(json.dumps({"frames": n, "shape": shape, "comment": meta.get("comment", "")}))
+"""
+
+
+def test_live_publishes_rtmp_with_provenance(tiny_model):
+    """An RTMP server (FFmpeg listening, in its own process as OBS or nginx-rtmp would be) receives the stream."""
+    import json
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"rtmp://127.0.0.1:{port}/live/test"
+    server = subprocess.Popen([sys.executable, "-c", RECEIVER, url], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    stats = run_live(LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), (url,), max_frames=60,
+                                status=False))  # fmt: skip
+    got = json.loads(server.communicate(timeout=30)[0])
+    assert stats["frames_out"] == 60 and got["frames"] == 30 and got["shape"] == [480, 480, 3]
+    assert "Synthetic media" in got["comment"]

@@ -36,6 +36,15 @@ def output_format(target: str) -> str:
     return _FILE_FORMATS[suffix]
 
 
+def _reason(target: str, exc) -> str:
+    import av
+
+    if isinstance(exc, av.ProtocolNotFoundError):  # PyAV's wheels are built without libsrt
+        return (f"the FFmpeg inside PyAV has no {target.split(':', 1)[0]}:// support; use udp:// or rtmp://, or a PyAV "
+                "built against an FFmpeg with that protocol")  # fmt: skip
+    return str(exc.strerror or exc)
+
+
 def open_output(target: str, width: int, height: int, rate: Fraction, *, live: bool, provenance: bool,
                 model: str | None, time_base: Fraction | None = None, preset: str = "veryfast",
                 crf: int = 18):  # fmt: skip
@@ -51,7 +60,7 @@ def open_output(target: str, width: int, height: int, rate: Fraction, *, live: b
     try:
         container = av.open(target, "w", format=fmt, options=options, timeout=10)
     except av.FFmpegError as exc:
-        raise SwapcamError(f"cannot open output {target}: {exc.strerror or exc}") from exc
+        raise SwapcamError(f"cannot open output {target}: {_reason(target, exc)}") from exc
     stream = container.add_stream("libx264", rate=rate)
     stream.width, stream.height = width - width % 2, height - height % 2  # yuv420p needs even sizes
     stream.pix_fmt = "yuv420p"
@@ -102,8 +111,8 @@ class AvSink:
         try:
             for packet in self.stream.encode(vf):
                 self.container.mux(packet)
-        except av.FFmpegError as exc:
-            raise SwapcamError(f"cannot write to {self.name}: {exc.strerror or exc}") from exc
+        except av.FFmpegError as exc:  # streams connect on the first packet: a refused or missing receiver ends here
+            raise SwapcamError(f"cannot write to {self.name}: {_reason(self.name, exc)}") from exc
         self.frames += 1
 
     def close(self) -> None:

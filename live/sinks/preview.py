@@ -21,13 +21,20 @@ class PreviewSink:
         self._cv2 = cv2
         self._status, self._on_key = status, on_key
         self.name, self.frames = "preview", 0
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+        self._window = False  # HighGUI windows belong to the thread that made them: made on the sink's thread
 
     def write(self, frame: Frame) -> None:
         cv2 = self._cv2
+        h, w = frame.image.shape[:2]
+        if not self._window:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+            cv2.resizeWindow(WINDOW, w, h)
+            self._window = True
         bgr = cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)  # a display copy: the frame itself stays RGB
-        cv2.putText(bgr, self._status(), (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(bgr, self._status(), (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        text, scale = self._status(), max(0.35, w / 2000)
+        y = int(12 + 24 * scale)
+        cv2.putText(bgr, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(bgr, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.imshow(WINDOW, bgr)
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):
@@ -36,8 +43,15 @@ class PreviewSink:
             self._on_key("toggle")
         self.frames += 1
 
+    def release_on_thread(self) -> None:
+        """Called by the sink's own thread when it ends (Qt windows must be destroyed by their thread)."""
+        if self._window:
+            self._window = False
+            self._cv2.destroyAllWindows()
+            self._cv2.waitKey(1)
+
     def close(self) -> None:
-        self._cv2.destroyAllWindows()
+        pass  # the window went with its thread (release_on_thread)
 
     def __enter__(self):
         return self
