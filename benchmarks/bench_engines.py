@@ -5,7 +5,8 @@
 Each preset's graph (one swap direction, batch 1) is timed in interleaved rounds (eager, fp32, int8, eager, ...)
 so that a busy machine slows all three alike; latencies are pooled over the rounds. PyTorch eager runs under
 ``torch.inference_mode`` with the machine's cores as threads, in the faster of NCHW and channels-last. ONNX Runtime
-runs through swapcam's CPU engine (live.engines) with spinning threads, as for a model timed alone. int8 is checked against fp32 by SSIM on real faces held out
+runs through swapcam's CPU engine (live.engines) with spinning threads, as for a model timed alone. int8 is
+checked against fp32 by SSIM on real faces held out
 from its calibration (every 5th face of the faceset). A preset with ``--run`` uses that trained checkpoint, the
 others random weights (same cost; their SSIM is reported but says little). Faces come from ``--faceset``, else
 clips/person_a.mp4 (every 4th frame) extracted into a temporary folder. Results: benchmarks/results/engines.json.
@@ -47,7 +48,8 @@ def _state(preset: str, run: str | None) -> dict:
     args = PRESETS[preset]
     torch.manual_seed(0)
     return {"model_args": args.to_dict(), "model": SwapAutoencoder(args).state_dict(), "step": 0, "preset": preset,
-            "align": AlignSpec(size=args.resolution).to_metadata(), "identities": {"a": "random", "b": "random"}}  # fmt: skip
+            "align": AlignSpec(size=args.resolution).to_metadata(),
+            "identities": {"a": "random", "b": "random"}}  # fmt: skip
 
 
 def _timed(fn, n: int) -> list[float]:
@@ -130,10 +132,12 @@ def main() -> None:
         for preset in args.presets:
             r = results[preset] = bench_preset(preset, runs.get(preset), faceset, args.rounds, Path(tmp))
             lat = r["latency_ms"]
-            print(f"{preset:>8} ({r['resolution']} px, {r['weights']}): p50/p95 ms  eager {lat[r['eager_baseline']]['p50_ms']:.2f}/"
-                  f"{lat[r['eager_baseline']]['p95_ms']:.2f}  fp32 {lat['ort_fp32']['p50_ms']:.2f}/{lat['ort_fp32']['p95_ms']:.2f}  "
-                  f"int8 {lat['ort_int8']['p50_ms']:.2f}/{lat['ort_int8']['p95_ms']:.2f}  | fp32 {r['ratio_to_eager_p50']['ort_fp32']}x eager, "
-                  f"int8 {r['int8_over_fp32_p50']}x fp32, SSIM {r['int8_ssim_vs_fp32']['mean']}", flush=True)  # fmt: skip
+            eager = lat[r["eager_baseline"]]
+            cells = "  ".join(f"{k} {v['p50_ms']:.2f}/{v['p95_ms']:.2f}" for k, v in
+                              (("eager", eager), ("fp32", lat["ort_fp32"]), ("int8", lat["ort_int8"])))  # fmt: skip
+            print(f"{preset:>8} ({r['resolution']} px, {r['weights']}): p50/p95 ms  {cells}  | fp32 "
+                  f"{r['ratio_to_eager_p50']['ort_fp32']}x eager, int8 {r['int8_over_fp32_p50']}x fp32, SSIM "
+                  f"{r['int8_ssim_vs_fp32']['mean']}", flush=True)
     goals = {
         p: {"ort_fp32>=2x_eager": r["ratio_to_eager_p50"]["ort_fp32"] >= 2.0,
             "int8>=1.3x_fp32": r["int8_over_fp32_p50"] >= 1.3,

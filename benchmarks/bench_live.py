@@ -82,8 +82,8 @@ def main() -> None:
                 off = convert(ConvertConfig(model, str(clip), str(Path(tmp) / f"{name}.mp4"), progress=False))
                 fast_enc = convert(ConvertConfig(model, str(clip), str(Path(tmp) / f"{name}_sf.mp4"), progress=False,
                                                  x264_preset="superfast"))  # fmt: skip
-                live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=SinkOptions(vcam_backend="bench-null"),
-                                           status=False))  # fmt: skip
+                vcam = SinkOptions(vcam_backend="bench-null")
+                live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=vcam, status=False))
                 per_frame = off.seconds / off.frames * 1000
                 lat = live["latency_capture_to_sink"]
                 row = {
@@ -98,7 +98,8 @@ def main() -> None:
                 print(f"{name:>12} {precision}: offline {off.fps:6.1f} fps ({per_frame:.1f} ms/frame; superfast "
                       f"{fast_enc.fps:.1f} fps) | live p50/p95/p99 "
                       f"{lat['p50_ms']}/{lat['p95_ms']}/{lat['p99_ms']} ms, dropped {live['dropped_capture']} of "
-                      f"{live['frames_in']} | model {only['p50_ms']} ms -> e2e/model {row['ratio_end_to_end_over_model']}",
+                      f"{live['frames_in']} | model {only['p50_ms']} ms -> e2e/model "
+                      f"{row['ratio_end_to_end_over_model']}",
                       flush=True)  # fmt: skip
     c720 = results["clips"].get("webcam_720p", {})
     results["goals_met"] = {

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 from live.cli_live import add_blend_arguments, pipeline_config
 from live.engines import EngineConfig
+from live.stop_signals import stop_on_signals
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,13 +28,8 @@ def run(args: argparse.Namespace) -> int:
                            engine_config=EngineConfig(threads=args.threads), pipeline=pipeline_config(args),
                            provenance=not args.no_provenance, x264_preset=args.x264_preset,
                            crf=args.crf)  # fmt: skip
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         result = convert(config, stop)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if result.interrupted:
         print(f"swapcam: interrupted after {result.frames} frames; {args.output} is finalised and plays",
               file=sys.stderr)  # fmt: skip

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
+from live.blend import BlendConfig
 from live.color import ColorConfig
 from live.composite import CompositeConfig
 from live.engines import ENGINE_CHOICES, EngineConfig
 from live.mask import MaskConfig
-from live.blend import BlendConfig
 from live.pipeline import PipelineConfig
 from live.runner import LiveConfig
 from live.sinks import SinkOptions
 from live.sources import SourceConfig
+from live.stop_signals import stop_on_signals
 from live.swapper import SwapConfig
 
 
@@ -45,7 +44,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, metavar="MODEL.onnx", help="a model from `swapcam export`")
     p.add_argument("--source", required=True, metavar="SRC",
-                   help="camera index or /dev/videoN, a video file, a stream URL (rtsp/rtmp/udp/srt/http), an image")  # fmt: skip
+                   help="camera index or /dev/videoN, a video file, a stream URL (rtsp/rtmp/udp/http), "
+                   "an image")  # fmt: skip
     p.add_argument("--sink", action="append", required=True, metavar="SINK",
                    help="vcam[:DEVICE], preview, a file (.mp4 .mkv .mov .ts), or a stream URL "
                    "(udp:// srt:// rtmp:// rtsp://); repeat for several")  # fmt: skip
@@ -74,13 +74,8 @@ def run(args: argparse.Namespace) -> int:
                                  vcam_device=args.vcam_device),
         max_frames=args.max_frames, stats_json=args.stats_json,
     )  # fmt: skip
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         stats = run_live(config, stop)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     lat = stats["latency_capture_to_sink"]
     print(f"frames in {stats['frames_in']}, processed {stats['frames_processed']}, out {stats['frames_out']}, "
           f"dropped {stats['dropped_capture']}; {stats['fps']} fps; capture->sink p50 {lat['p50_ms']} ms, "

@@ -112,8 +112,11 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
                 pipeline.enabled = not pipeline.enabled
 
         capture = LatestSlot[Frame]()
+        def status() -> str:
+            return tel.status_line(capture.dropped)
+
         sinks = [stack.enter_context(open_sink(spec, source.width, source.height, source.fps, options,
-                                               status=lambda: tel.status_line(capture.dropped), on_key=on_key))  # fmt: skip
+                                               status=status, on_key=on_key))  # fmt: skip
                  for spec in config.sinks]
         log.info("live: %s -> %s, engine %s, %s", source.name, ", ".join(s.name for s in sinks), engine.name,
                  f"{info.source} -> {info.target}")  # fmt: skip

@@ -15,14 +15,13 @@ import time
 import av
 import cv2
 import numpy as np
-import pyvirtualcam
 import pytest
+import pyvirtualcam
 
 from live.cli import main as cli
 from live.convert import ConvertConfig, convert
 from live.runner import LiveConfig, run_live
 from live.sinks import SinkOptions
-from live.sources import SourceConfig
 from tests.conftest import ROOT, make_clip, shared
 
 

@@ -28,7 +28,8 @@ def output_format(target: str) -> str:
     if "://" in target:
         scheme = target.split("://", 1)[0].lower()
         if scheme not in _STREAM_FORMATS:
-            raise SwapcamError(f"unsupported stream URL {target!r}: use {', '.join(s + '://' for s in _STREAM_FORMATS)}")
+            schemes = ", ".join(s + "://" for s in _STREAM_FORMATS)
+            raise SwapcamError(f"unsupported stream URL {target!r}: use {schemes}")
         return _STREAM_FORMATS[scheme]
     suffix = Path(target).suffix.lower()
     if suffix not in _FILE_FORMATS:
@@ -88,8 +89,9 @@ class AvSink:
                  model: str | None = None) -> None:  # fmt: skip
         self.name = target
         self._tb = Fraction(1, 1000)  # milliseconds: frames keep their capture times, drops leave gaps
-        self.container, self.stream = open_output(target, width, height, Fraction(fps).limit_denominator(1001),
-                                                  live=True, provenance=provenance, model=model, time_base=self._tb)  # fmt: skip
+        rate = Fraction(fps).limit_denominator(1001)
+        self.container, self.stream = open_output(target, width, height, rate, live=True, provenance=provenance,
+                                                  model=model, time_base=self._tb)  # fmt: skip
         self._w, self._h = self.stream.width, self.stream.height
         self._t0: float | None = None
         self._last_pts = -1

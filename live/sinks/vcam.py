@@ -26,7 +26,9 @@ class VirtualCameraSink:
             self._cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device,
                                             backend=backend)  # fmt: skip
         except Exception as exc:  # pyvirtualcam raises RuntimeError/ValueError with a readable reason
-            hint = " (Linux: sudo modprobe v4l2loopback exclusive_caps=1; see the README)" if backend in (None, "v4l2loopback") else ""
+            hint = ""
+            if backend in (None, "v4l2loopback"):
+                hint = " (Linux: sudo modprobe v4l2loopback exclusive_caps=1; see the README)"
             raise SwapcamError(f"cannot open the virtual camera: {str(exc).splitlines()[0]}{hint}") from exc
         self.name = f"vcam {self._cam.device} ({self._cam.backend})"
         self.frames = 0
