@@ -34,6 +34,9 @@ class SourceConfig:
     pace: bool = True  # files: deliver frames at the file's frame rate (False: as fast as they decode)
 
 
+_LIVE_SCHEMES = frozenset({"udp", "rtp", "rtsp", "rtmp", "rtmps", "srt", "tcp"})
+
+
 class CameraSource:
     """A camera by index (``0``) or device path (``/dev/video0``) through OpenCV (V4L2 on Linux)."""
 
@@ -95,12 +98,14 @@ class AvSource:
         import av
 
         self._av = av
-        self.network = "://" in target and not target.startswith("file://")
-        if not self.network and not Path(target).is_file():
+        scheme = target.split("://", 1)[0].lower() if "://" in target else "file"
+        # live streams arrive in real time and are never paced; files (and files over http) play at their rate
+        self.network = scheme in _LIVE_SCHEMES
+        if scheme == "file" and not Path(target).is_file():
             raise SwapcamError(f"no such file: {target}")
         options = {}
         if self.network:
-            options = {"fflags": "nobuffer", "flags": "low_delay", "timeout": "5000000"}  # timeout in us
+            options = {"fflags": "nobuffer", "flags": "low_delay"}
             if target.startswith("rtsp://"):
                 options["rtsp_transport"] = "tcp"
         try:
@@ -130,7 +135,7 @@ class AvSource:
 
     def read(self) -> Frame | None:
         vf = self._decoded()
-        if vf is None and self._config.loop and not self.network and self._next > 0:
+        if vf is None and self._config.loop and not self.network and self._next > 0:  # files, also over http
             self._container.seek(0)
             self._frames = self._container.decode(self._stream)
             self._t0 = None

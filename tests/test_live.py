@@ -345,3 +345,25 @@ def test_live_publishes_rtmp_with_provenance(tiny_model):
     got = json.loads(server.communicate(timeout=30)[0])
     assert stats["frames_out"] == 60 and got["frames"] == 30 and got["shape"] == [480, 480, 3]
     assert "Synthetic media" in got["comment"]
+
+
+def test_a_file_over_http_is_a_source_played_at_its_rate(tiny_model, tmp_path):
+    import functools
+    import http.server
+
+    # MPEG-TS: no index to seek for (an MP4 needs its moov atom at the front and a server that answers Range)
+    make_clip(tmp_path / "served.ts", _decode(shared("clips/person_a.mp4"), every=10)[:30])
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "from_http.mkv"
+        t0 = time.perf_counter()
+        stats = run_live(LiveConfig(str(tiny_model), f"http://127.0.0.1:{server.server_port}/served.ts", (str(out),),
+                                    status=False))  # fmt: skip
+        elapsed = time.perf_counter() - t0
+    finally:
+        server.shutdown()
+    assert stats["frames_in"] == 30 and stats["dropped_capture"] == 0 and len(_decode(out)) == stats["frames_out"]
+    assert elapsed > 0.9  # 30 frames at 30 fps: paced like a camera, not read as fast as it downloads
