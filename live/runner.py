@@ -112,6 +112,7 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
                 pipeline.enabled = not pipeline.enabled
 
         capture = LatestSlot[Frame]()
+
         def status() -> str:
             return tel.status_line(capture.dropped)
 

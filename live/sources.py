@@ -37,7 +37,20 @@ class SourceConfig:
 _LIVE_SCHEMES = frozenset({"udp", "rtp", "rtsp", "rtmp", "rtmps", "srt", "tcp"})
 
 
-class CameraSource:
+class _Source:
+    """Sources are context managers; ``close`` releases the device or file (idempotent in each subclass)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class CameraSource(_Source):
     """A camera by index (``0``) or device path (``/dev/video0``) through OpenCV (V4L2 on Linux)."""
 
     def __init__(self, device: str, config: SourceConfig) -> None:
@@ -81,14 +94,9 @@ class CameraSource:
     def close(self) -> None:
         self._cap.release()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
-class AvSource:
+class AvSource(_Source):
     """A video file or a network URL (rtsp, rtmp, udp, srt, http) decoded by PyAV straight to RGB.
 
     Files are paced at their own frame rate (so they behave like a camera) and can loop; network streams arrive
@@ -158,14 +166,9 @@ class AvSource:
     def close(self) -> None:
         self._container.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
-class ImageSource:
+class ImageSource(_Source):
     """A still image delivered as a video at ``fps`` (useful to set up a scene or test a model)."""
 
     def __init__(self, path: str, config: SourceConfig) -> None:
@@ -185,15 +188,6 @@ class ImageSource:
         frame = Frame(np.array(self._image), self._next, time.perf_counter())
         self._next += 1
         return frame
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
 
 
 def open_source(spec: str, config: SourceConfig = SourceConfig()):
