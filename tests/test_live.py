@@ -306,9 +306,23 @@ def test_the_preview_window_shows_frames_on_a_virtual_display(tiny_model, tmp_pa
     try:
         time.sleep(1.0)
         monkeypatch.setenv("DISPLAY", display)
-        stats = run_live(LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), ("preview",),
-                                    max_frames=45, status=False))  # fmt: skip
-        assert stats["frames_written"]["preview"] == stats["frames_out"] >= 40
+        result: dict = {}
+        config = LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), ("preview",), max_frames=90,
+                            status=False)  # fmt: skip
+        loop = threading.Thread(target=lambda: result.update(run_live(config)))
+        loop.start()
+        toggled = False
+        if shutil.which("xdotool"):  # press `s` in the window: the swap turns off for the rest of the run
+            time.sleep(2.0)
+            found = subprocess.run(["xdotool", "search", "--name", "swapcam preview"], capture_output=True, text=True)
+            if found.stdout.split():
+                subprocess.run(["xdotool", "key", "--window", found.stdout.split()[0], "s"], check=True)
+                toggled = True
+        loop.join(timeout=60)
+        stats = result
+        assert stats["frames_written"]["preview"] == stats["frames_out"] >= 80
+        if toggled:
+            assert 0 < stats["frames_with_face"] < stats["frames_processed"] - 10
         with av.open(display, format="x11grab", options={"video_size": "800x600"}) as c:
             screen = next(iter(c.decode(video=0))).to_ndarray(format="rgb24")
         assert screen.std() < 5  # the window closed with the loop
