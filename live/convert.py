@@ -69,13 +69,23 @@ class _Worker(threading.Thread):
             self.error = exc
 
 
-def _put(q: queue.Queue, item, halt: threading.Event) -> None:
-    while not halt.is_set():
+def _put(q: queue.Queue, item, halt: threading.Event, consumer: threading.Thread | None = None) -> None:
+    """Blocks until ``item`` is queued, unless ``halt`` is set or the ``consumer`` thread has died."""
+    while not halt.is_set() and (consumer is None or consumer.is_alive()):
         try:
             q.put(item, timeout=0.2)
             return
         except queue.Full:
             continue
+
+
+def _finalise(out, path: str) -> None:
+    import av
+
+    try:
+        out.close()
+    except av.FFmpegError as exc:
+        raise SwapcamError(f"cannot finalise {path}: {exc.strerror or exc}") from exc
 
 
 def convert(config: ConvertConfig, stop: threading.Event | None = None) -> ConvertResult:
@@ -109,7 +119,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
         out, vout = open_output(config.output, width, height, rate, live=False, provenance=config.provenance,
                                 model=Path(config.model).name, time_base=vin.time_base, preset=config.x264_preset,
                                 crf=config.crf)  # fmt: skip
-        closing = stack.enter_context(contextlib.closing(out))  # noqa: F841  (closed last: finalises the file)
+        stack.callback(_finalise, out, config.output)  # runs first on the way out: the file gets its index
         aout, transcode = None, False
         if ain is not None:
             fmt = out.format.name
@@ -151,6 +161,12 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                 _put(decoded, _END, halt)
 
         def write() -> None:  # encode + mux
+            try:
+                encode_all()
+            except av.FFmpegError as exc:  # a full disk, a vanished folder
+                raise SwapcamError(f"cannot write {config.output}: {exc.strerror or exc}") from exc
+
+        def encode_all() -> None:
             import av as _av
 
             while True:
@@ -197,7 +213,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                     pipeline.swap(item[1], item[3])
                     if bar is not None:
                         next(bar)
-                _put(processed, item, halt)
+                _put(processed, item, halt, writer)  # a writer that died (disk full, say) cannot block us
         finally:
             interrupted = stop.is_set()
             halt.set()  # unblocks the reader if the loop ended early

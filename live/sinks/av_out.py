@@ -129,8 +129,10 @@ class AvSink:
                 self.container.mux(packet)
         except av.FFmpegError as exc:  # a receiver that went away must not stop the file from closing
             log.warning("flushing %s: %s", self.name, exc)
-        finally:
+        try:
             self.container.close()
+        except av.FFmpegError as exc:
+            raise SwapcamError(f"cannot finalise {self.name}: {_reason(self.name, exc)}") from exc
 
     def __enter__(self):
         return self
