@@ -7,7 +7,7 @@ real aligned faces, the int8 variant must keep SSIM >= ``int8_min_ssim`` against
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +100,7 @@ def export_model(config: ExportConfig) -> ExportResult:
             raise SwapcamError(f"int8 check failed: {check.summary()} (needs mean >= {config.int8_min_ssim}); "
                                f"the fp32 model {out} was written, the int8 one was not")  # fmt: skip
         path = write_atomic(variant_path(out, "int8"), int8.SerializeToString())
-        result = _replace(result, int8_path=path, int8_check=check)
+        result = replace(result, int8_path=path, int8_check=check)
 
     if config.fp16:
         fp16 = convert_fp16(model, info)
@@ -112,7 +112,7 @@ def export_model(config: ExportConfig) -> ExportResult:
         if isinstance(fcheck, VariantCheck) and not fcheck.ssim_mean >= config.fp16_min_ssim:
             raise SwapcamError(f"fp16 check failed: {fcheck.summary()} (needs mean >= {config.fp16_min_ssim})")
         path = write_atomic(variant_path(out, "fp16"), fp16_data)
-        result = _replace(result, fp16_path=path, fp16_check=fcheck)
+        result = replace(result, fp16_path=path, fp16_check=fcheck)
 
     if config.tensorrt:
         from live.engines.base import EngineConfig, EngineUnavailable
@@ -122,11 +122,5 @@ def export_model(config: ExportConfig) -> ExportResult:
             plan = build_plan(out, config.tensorrt, info, EngineConfig())
         except EngineUnavailable as exc:
             raise SwapcamError(f"cannot build a TensorRT plan here: {exc} (the ONNX files were written)") from exc
-        result = _replace(result, plan_path=plan)
+        result = replace(result, plan_path=plan)
     return result
-
-
-def _replace(result: ExportResult, **changes) -> ExportResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
