@@ -3,6 +3,8 @@ variant keeps SSIM >= 0.98, foreign files are refused, and `auto` picks the CPU 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -160,3 +162,21 @@ def test_gpu_engines_match_the_cpu_engine(exported, faces_a, name, tmp_path):
         a, am = cpu.run(faces_a[:4])
         b, bm = gpu.run(faces_a[:4])
     assert np.abs(a - b).max() < 2e-2 and np.abs(am - bm).max() < 2e-2  # fp16 inside TensorRT
+
+
+def test_a_tensorrt_plan_is_refused_on_another_version_gpu_or_model(exported, tmp_path):
+    """The sidecar check that guards native TensorRT plans (the build itself needs a GPU)."""
+    import hashlib
+    import json
+
+    from live.engines.tensorrt import plan_mismatch
+
+    plan = tmp_path / "m.plan"
+    plan.write_bytes(b"plan bytes")
+    sha = hashlib.sha256(exported.path.read_bytes()).hexdigest()
+    Path(f"{plan}.json").write_text(json.dumps({"tensorrt": "10.3.0", "gpu": "RTX 4090 (sm_89)", "onnx_sha256": sha}))
+    assert plan_mismatch(plan, exported.path, "10.3.0", "RTX 4090 (sm_89)") is None
+    assert "TensorRT 10.3.0, this is 10.4.0" in plan_mismatch(plan, exported.path, "10.4.0", "RTX 4090 (sm_89)")
+    assert "this GPU is T4 (sm_75)" in plan_mismatch(plan, exported.path, "10.3.0", "T4 (sm_75)")
+    assert "different model" in plan_mismatch(plan, exported.int8_path, "10.3.0", "RTX 4090 (sm_89)")
+    assert "missing" in plan_mismatch(tmp_path / "other.plan", exported.path, "10.3.0", "RTX 4090 (sm_89)")
