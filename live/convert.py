@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from live.engines import EngineConfig, open_engine
 from live.errors import SwapcamError
 from live.messages import Frame
@@ -175,7 +177,8 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                     break
                 kind, payload, *rest = item  # ("video", Frame, pts, faces) | ("audio", Packet) | ("audio-frame", ..)
                 if kind == "video":
-                    vf = _av.VideoFrame.from_ndarray(payload.image, format="rgb24")
+                    image = payload.image[: vout.height, : vout.width]  # odd sizes lose a row/column (yuv420p)
+                    vf = _av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
                     vf.pts, vf.time_base = rest[0], vin.time_base
                     for pkt in vout.encode(vf):
                         out.mux(pkt)
