@@ -28,11 +28,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED_DATA, percentiles, write_results  # noqa: E402
-from export.api import _split_heldout  # noqa: E402
+from export.api import split_heldout  # noqa: E402
 from export.faces import faceset_faces, to_input  # noqa: E402
 from export.onnx_graph import graph_from_checkpoint, to_onnx  # noqa: E402
 from export.variants import quantize_int8  # noqa: E402
-from export.verify import compare_variant, ort_session  # noqa: E402
+from export.verify import compare_variant, cpu_engine  # noqa: E402
 from live.align import AlignSpec  # noqa: E402
 from live.engines import EngineConfig, open_engine  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
@@ -65,11 +65,11 @@ def bench_preset(preset: str, run: str | None, faceset: str, rounds: int, tmp: P
     state = _state(preset, run)
     graph, info = graph_from_checkpoint(state, "a2b")
     faces = to_input(faceset_faces(faceset, info.align, 160))
-    calib, held = _split_heldout(faces, 128, 32)
+    calib, held = split_heldout(faces, 128, 32)
     fp32_model = to_onnx(graph, info, 17)
     int8_model = quantize_int8(fp32_model, info, calib)
-    check = compare_variant(ort_session(fp32_model.SerializeToString()), ort_session(int8_model.SerializeToString()),
-                            held)  # fmt: skip
+    check = compare_variant(cpu_engine(fp32_model.SerializeToString(), info),
+                            cpu_engine(int8_model.SerializeToString(), info), held)  # fmt: skip
     paths = {"fp32": tmp / f"{preset}.onnx", "int8": tmp / f"{preset}.int8.onnx"}
     paths["fp32"].write_bytes(fp32_model.SerializeToString())
     paths["int8"].write_bytes(int8_model.SerializeToString())

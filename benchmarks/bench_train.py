@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import SHARED_DATA, percentiles, write_results  # noqa: E402
 from trainer.extract import ExtractConfig, Extractor  # noqa: E402
 from trainer.model import PRESETS, SwapAutoencoder, SwapDirection  # noqa: E402
-from trainer.train import TrainConfig  # noqa: E402
-from trainer.train import main as train
+from trainer.train import TrainConfig, main as train  # noqa: E402
 
 BATCH = {"tiny": 16, "fast": 16, "quality": 4}
 

@@ -16,7 +16,7 @@ from export.config import ExportConfig
 from export.faces import check_faces, to_input
 from export.onnx_graph import graph_from_checkpoint, to_onnx
 from export.variants import convert_fp16, quantize_int8
-from export.verify import VariantCheck, compare_variant, max_difference, ort_session
+from export.verify import VariantCheck, compare_variant, cpu_engine, max_difference
 from live.atomic import write_atomic
 from live.errors import SwapcamError
 from live.model_info import ModelInfo
@@ -57,7 +57,7 @@ def _training_faceset(state: dict, run: Path, direction: str) -> str | None:
     return path
 
 
-def _split_heldout(faces: np.ndarray, calib: int, check: int) -> tuple[np.ndarray, np.ndarray]:
+def split_heldout(faces: np.ndarray, calib: int, check: int) -> tuple[np.ndarray, np.ndarray]:
     """Every fifth face is held out for checking (at most ``check``); the others calibrate (at most ``calib``)."""
     idx = np.arange(len(faces))
     held = idx[idx % 5 == 4][:check] if len(faces) >= 5 else idx[len(faces) // 2 :]
@@ -80,7 +80,7 @@ def export_model(config: ExportConfig) -> ExportResult:
     source = config.faces or _training_faceset(state, run, config.direction)
     faces, described = check_faces(source, info.align, config.check_faces)
     x = to_input(faces)
-    fp32 = ort_session(data)
+    fp32 = cpu_engine(data, info)
     diff = max_difference(fp32, graph, x)
     log.info("parity on %d faces from %s: max |ORT - PyTorch| = %.2e", len(x), described, diff)
     if not diff <= config.parity_tolerance:
@@ -92,9 +92,9 @@ def export_model(config: ExportConfig) -> ExportResult:
     if config.int8:
         src = config.calibration or source
         calib_faces, _ = check_faces(src, info.align, config.calibration_faces + config.check_faces)
-        calib, held = _split_heldout(to_input(calib_faces), config.calibration_faces, config.check_faces)
+        calib, held = split_heldout(to_input(calib_faces), config.calibration_faces, config.check_faces)
         int8 = quantize_int8(model, info, calib)
-        check = compare_variant(fp32, ort_session(int8.SerializeToString()), held)
+        check = compare_variant(fp32, cpu_engine(int8.SerializeToString(), info), held)
         log.info("int8: %s", check.summary())
         if not check.ssim_mean >= config.int8_min_ssim:
             raise SwapcamError(f"int8 check failed: {check.summary()} (needs mean >= {config.int8_min_ssim}); "
@@ -106,7 +106,7 @@ def export_model(config: ExportConfig) -> ExportResult:
         fp16 = convert_fp16(model, info)
         fp16_data = fp16.SerializeToString()
         try:
-            fcheck: VariantCheck | str = compare_variant(fp32, ort_session(fp16_data), x)
+            fcheck: VariantCheck | str = compare_variant(fp32, cpu_engine(fp16_data, info), x)
         except Exception as exc:  # ORT's CPU provider lacks fp16 kernels for some ops; the GPU engines have them
             fcheck = f"not checked on this CPU ({str(exc).splitlines()[0][:120]})"
         if isinstance(fcheck, VariantCheck) and not fcheck.ssim_mean >= config.fp16_min_ssim:

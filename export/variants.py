@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def quantize_int8(fp32: onnx.ModelProto, info: ModelInfo, calibration: np.ndarra
             nodes_to_exclude=_output_head(onnx.load(str(prep)).graph),
             )  # fmt: skip
         model = onnx.load(str(out))
-    return set_metadata(model, info.with_precision("int8"))
+    return set_metadata(model, replace(info, precision="int8"))
 
 
 def _output_head(graph: onnx.GraphProto) -> list[str]:
@@ -98,4 +99,4 @@ def convert_fp16(fp32: onnx.ModelProto, info: ModelInfo) -> onnx.ModelProto:
         model = convert_float_to_float16(fp32, keep_io_types=True)
     except Exception as exc:  # the converter raises plain exceptions on graphs it cannot handle
         raise SwapcamError(f"fp16 conversion failed: {exc}") from exc
-    return set_metadata(model, info.with_precision("fp16"))
+    return set_metadata(model, replace(info, precision="fp16"))

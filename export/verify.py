@@ -7,32 +7,29 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from live.model_info import INPUT_NAME, OUTPUT_NAMES
+from live.engines.base import EngineConfig
+from live.engines.ort import OrtEngine
+from live.model_info import ModelInfo
 
 
-def ort_session(model_bytes: bytes, *, threads: int = 0):
-    """A CPU session on an in-memory model (threads 0: ONNX Runtime's default)."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+def cpu_engine(model_bytes: bytes, info: ModelInfo) -> OrtEngine:
+    """The live loop's own CPU engine on an in-memory model: the checks run what users will run."""
+    return OrtEngine(model_bytes, info, EngineConfig())
 
 
-def run_session(session, x: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def run_batches(engine: OrtEngine, x: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Both outputs for (N, 3, R, R) inputs, in batches."""
-    outs = [session.run(OUTPUT_NAMES, {INPUT_NAME: x[i : i + batch]}) for i in range(0, len(x), batch)]
+    outs = [engine.run(x[i : i + batch]) for i in range(0, len(x), batch)]
     return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
 
-def max_difference(session, graph: torch.nn.Module, x: np.ndarray) -> float:
+def max_difference(engine: OrtEngine, graph: torch.nn.Module, x: np.ndarray) -> float:
     """max |ORT - PyTorch| over both outputs, on batches of 1 and of several faces (the dynamic axis)."""
     with torch.inference_mode():
         ref_rgb, ref_mask = graph(torch.from_numpy(x))
     diff = 0.0
     for batch in (1, len(x)):
-        rgb, mask = run_session(session, x, batch)
+        rgb, mask = run_batches(engine, x, batch)
         diff = max(diff, float(np.abs(rgb - ref_rgb.numpy()).max()), float(np.abs(mask - ref_mask.numpy()).max()))
     return diff
 
@@ -49,10 +46,10 @@ class VariantCheck:
                 f"mask mean abs diff {self.mask_mean_abs:.4f}")  # fmt: skip
 
 
-def compare_variant(reference, variant, x: np.ndarray) -> VariantCheck:
+def compare_variant(reference: OrtEngine, variant: OrtEngine, x: np.ndarray) -> VariantCheck:
     from trainer.losses import ssim_map
 
-    ref_rgb, ref_mask = run_session(reference, x)
-    rgb, mask = run_session(variant, x)
+    ref_rgb, ref_mask = run_batches(reference, x)
+    rgb, mask = run_batches(variant, x)
     ssim = ssim_map(torch.from_numpy(rgb), torch.from_numpy(ref_rgb)).mean(dim=(1, 2, 3)).numpy()
     return VariantCheck(len(x), float(ssim.mean()), float(ssim.min()), float(np.abs(mask - ref_mask).mean()))

@@ -14,14 +14,7 @@ from live.composite import CompositeConfig, FacePaster
 from live.errors import SwapcamError
 from live.landmarks import FaceLandmarker, LandmarkerConfig
 from live.mask import FACE_OVAL, MaskConfig, crop_mask
-from live.media_io import (
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
-    load_image,
-    probe_video,
-    read_video,
-    write_image,
-)
+from live.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video, write_image
 from live.messages import AlignedFace, Face, Frame
 from live.progress import progress
 

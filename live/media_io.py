@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live.atomic import write_atomic
 from live.errors import SwapcamError
 from live.messages import Frame
 
@@ -100,7 +101,4 @@ def write_image(path: str | Path, image: np.ndarray, *, synthetic: bool, provena
         if p.suffix.lower() != ".png":
             raise SwapcamError(f"synthetic images are written as PNG so they can carry provenance: {p}")
         data = add_png_text(data, PNG_KEYWORD, SYNTHETIC_NOTE)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(p)
-    return p
+    return write_atomic(p, data, sync=False)

@@ -53,10 +53,6 @@ class ModelInfo:
     def resolution(self) -> int:
         return self.align.size
 
-    def with_precision(self, precision: str) -> ModelInfo:
-        return ModelInfo(self.align, self.preset, self.step, self.source, self.target, self.direction, precision,
-                         self.model_args, self.exported_by)  # fmt: skip
-
     def to_metadata(self) -> dict[str, str]:
         return {
             "swapcam.format": MODEL_FORMAT,

@@ -49,7 +49,7 @@ class LiveConfig:
     status: bool | None = None  # one-line live status on stderr (None: when stderr is a terminal)
 
 
-def _sink_worker(sink, slot: LatestSlot, tel: Telemetry, first: bool) -> None:
+def _sink_worker(sink, slot: LatestSlot, tel: Telemetry, primary: bool) -> None:
     try:
         while True:
             try:
@@ -60,11 +60,8 @@ def _sink_worker(sink, slot: LatestSlot, tel: Telemetry, first: bool) -> None:
                 continue
             t0 = time.perf_counter()
             sink.write(frame)
-            t1 = time.perf_counter()
-            tel.stage(f"sink {sink.name}", t1 - t0)
-            tel.stage(f"latency {sink.name}", t1 - frame.t_capture)
-            if first:
-                tel.delivered(frame.t_capture)
+            tel.stage(f"sink {sink.name}", time.perf_counter() - t0)
+            tel.delivered(sink.name, frame.t_capture, primary=primary)
     except BaseException as exc:  # stored and re-raised by the main loop
         slot.fail(exc)
     finally:

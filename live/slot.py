@@ -24,7 +24,6 @@ class LatestSlot(Generic[T]):
         self._full = False
         self._closed = False
         self._error: BaseException | None = None
-        self.put_count = 0
         self.dropped = 0
 
     def put(self, item: T) -> None:
@@ -32,7 +31,6 @@ class LatestSlot(Generic[T]):
             if self._full:
                 self.dropped += 1
             self._item, self._full = item, True
-            self.put_count += 1
             self._cond.notify()
 
     def get(self, timeout: float | None = None) -> T | None:

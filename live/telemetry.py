@@ -9,22 +9,15 @@ import threading
 import time
 from collections import deque
 
-import numpy as np
-
-
-def _pcts(samples_s, qs: tuple[int, ...]) -> dict[str, float]:
-    if not samples_s:
-        return {f"p{q}_ms": 0.0 for q in qs}
-    ms = np.fromiter(samples_s, float) * 1000.0
-    return {f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in qs}
+from live.timing import percentiles
 
 
 class Telemetry:
     def __init__(self, window: int = 20_000) -> None:
         self._lock = threading.Lock()
         self._window = window
-        self.stages: dict[str, deque] = {}
-        self.latency: deque = deque(maxlen=window)  # capture -> sink write done, seconds
+        self.stages: dict[str, deque] = {}  # durations in seconds, by stage; "latency <sink>": capture -> written
+        self._primary: str | None = None  # the first sink: its latency is the loop's capture -> sink latency
         self.counters: dict[str, int] = {"frames_in": 0, "frames_processed": 0, "frames_out": 0, "faces": 0,
                                          "frames_with_face": 0}  # fmt: skip
         self.t_start = time.perf_counter()
@@ -45,12 +38,17 @@ class Telemetry:
             self.counters["frames_with_face"] += faces > 0
             self._recent.append(time.perf_counter())
 
-    def delivered(self, t_capture: float) -> None:
-        """A frame reached a sink (called once per frame, by the first sink that wrote it)."""
-        now = time.perf_counter()
+    def delivered(self, sink: str, t_capture: float, *, primary: bool) -> None:
+        """A sink has written a frame; the ``primary`` (first) sink's frames count as frames out."""
+        latency = time.perf_counter() - t_capture
         with self._lock:
-            self.counters["frames_out"] += 1
-            self.latency.append(now - t_capture)
+            self.stages.setdefault(f"latency {sink}", deque(maxlen=self._window)).append(latency)
+            if primary:
+                self._primary = sink
+                self.counters["frames_out"] += 1
+
+    def _latency(self) -> list[float]:
+        return list(self.stages.get(f"latency {self._primary}", ()))
 
     def fps_now(self) -> float:
         with self._lock:
@@ -60,19 +58,19 @@ class Telemetry:
     def summary(self, extra: dict | None = None) -> dict:
         with self._lock:
             elapsed = time.perf_counter() - self.t_start
-            stages = {k: _pcts(list(v), (50, 95)) for k, v in self.stages.items()}
+            stages = {k: percentiles(v) for k, v in self.stages.items()}
             return {
                 **self.counters,
                 **(extra or {}),
                 "elapsed_s": round(elapsed, 2),
                 "fps": round(self.counters["frames_processed"] / elapsed, 2) if elapsed > 0 else 0.0,
-                "latency_capture_to_sink": _pcts(list(self.latency), (50, 95, 99)),
+                "latency_capture_to_sink": percentiles(self._latency(), (50, 95, 99)),
                 "stages": stages,
             }
 
     def status_line(self, dropped: int = 0) -> str:
         with self._lock:
-            lat = _pcts(list(self.latency)[-300:], (50, 95))
+            lat = percentiles(self._latency()[-300:])
             c = dict(self.counters)
         return (f"{self.fps_now():5.1f} fps | in {c['frames_in']} out {c['frames_out']} "
                 f"dropped {dropped} | faces {c['faces']} | latency p50 {lat['p50_ms']:.1f} "

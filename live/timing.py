@@ -8,12 +8,13 @@ from collections.abc import Callable
 import numpy as np
 
 
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    """p50/p95/mean in milliseconds of a list of durations in seconds."""
-    ms = np.asarray(samples_s) * 1000.0
+def percentiles(samples_s, qs: tuple[int, ...] = (50, 95)) -> dict[str, float]:
+    """Percentiles ``qs`` and the mean, in milliseconds, of durations in seconds (zeros when there are none)."""
+    ms = np.fromiter(samples_s, float) * 1000.0
+    if ms.size == 0:
+        return {**{f"p{q}_ms": 0.0 for q in qs}, "mean_ms": 0.0, "n": 0}
     return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        **{f"p{q}_ms": round(float(np.percentile(ms, q)), 3) for q in qs},
         "mean_ms": round(float(ms.mean()), 3),
         "n": int(ms.size),
     }

@@ -6,13 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from live.landmarks import (
-    NUM_LANDMARKS,
-    FaceLandmarker,
-    LandmarkerConfig,
-    eye_centres,
-    interocular,
-)
+from live.landmarks import NUM_LANDMARKS, FaceLandmarker, LandmarkerConfig, eye_centres, interocular
 from live.media_io import load_image
 from live.messages import Frame
 from tests.conftest import shared

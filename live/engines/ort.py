@@ -7,6 +7,7 @@ for a clear "unavailable" reason. TensorRT's provider keeps its built engines an
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -35,7 +36,8 @@ class OrtEngine:
 
     _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "trt": "TensorrtExecutionProvider"}
 
-    def __init__(self, model: str | Path, info: ModelInfo, config: EngineConfig, provider: str = "cpu") -> None:
+    def __init__(self, model: str | Path | bytes, info: ModelInfo, config: EngineConfig, provider: str = "cpu") -> None:
+        """``model``: a file, or a serialised model in memory (export checks a graph before writing it)."""
         ort = _import_ort()
         self.name = "ort-cpu" if provider == "cpu" else f"ort-{provider}"
         self.info = info
@@ -54,15 +56,17 @@ class OrtEngine:
         if provider != "cpu":
             providers.append("CPUExecutionProvider")  # ops the GPU provider lacks
         try:
-            self.session = ort.InferenceSession(str(model), opts, providers=providers)
+            self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
+                                                providers=providers)  # fmt: skip
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for a bad graph or a missing library
             if provider == "cpu":
-                raise SwapcamError(f"onnxruntime cannot load {model}: {str(exc).splitlines()[0]}") from exc
+                what = "the model" if isinstance(model, bytes) else model
+                raise SwapcamError(f"onnxruntime cannot load {what}: {str(exc).splitlines()[0]}") from exc
             raise EngineUnavailable(f"{wanted} failed to start: {str(exc).splitlines()[0]}") from exc
         active = self.session.get_providers()
         if active[0] != wanted:  # ORT falls back to the CPU quietly when CUDA libraries or the GPU are missing
             raise EngineUnavailable(f"{wanted} did not start (no usable GPU or CUDA libraries); active: {active}")
-        log.debug("%s: %s, providers %s", self.name, model, active)
+        log.debug("%s: providers %s", self.name, active)
 
     @staticmethod
     def _provider_options(provider: str, config: EngineConfig) -> dict:
@@ -95,13 +99,6 @@ class OrtEngine:
         self.close()
 
 
-def ort_cpu(model, info, config):
-    return OrtEngine(model, info, config, "cpu")
-
-
-def ort_cuda(model, info, config):
-    return OrtEngine(model, info, config, "cuda")
-
-
-def ort_trt(model, info, config):
-    return OrtEngine(model, info, config, "trt")
+ort_cpu = functools.partial(OrtEngine, provider="cpu")
+ort_cuda = functools.partial(OrtEngine, provider="cuda")
+ort_trt = functools.partial(OrtEngine, provider="trt")

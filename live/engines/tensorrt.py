@@ -126,6 +126,7 @@ class TensorRTEngine:
         trt, cudart = _imports()
         self.info, self._cudart = info, cudart
         self._buffers: list[int] = []
+        self._stream = None
         gpu = _gpu_name(cudart, config.device)
         _check(cudart.cudaSetDevice(config.device))
         model = Path(model)
@@ -185,6 +186,9 @@ class TensorRTEngine:
         for ptr in self._buffers:
             self._cudart.cudaFree(ptr)
         self._buffers = []
+        if self._stream is not None:
+            self._cudart.cudaStreamDestroy(self._stream)
+            self._stream = None
 
     def __enter__(self) -> TensorRTEngine:
         return self
