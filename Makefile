@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The whole pipeline on two portraits shipped inside installed packages: virtual-camera clips -> facesets -> train
+# -> export -> convert, into out/. Training takes DEMO_MINUTES from the environment (default 5), e.g.
+# `make demo DEMO_MINUTES=2`; running it again trains on from where the last run stopped.
 demo: install
 	$(PY) -m live.demo --out out
 

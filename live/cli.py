@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("live.cli_live", "swap faces live: camera/file/stream in, virtual webcam/file/stream/window out"),
     "convert": ("live.cli_convert", "swap faces in a video file, every frame, keeping its audio"),
     "export": ("export.cli_export", "export a training run as a self-describing ONNX model (+ int8, fp16, TensorRT)"),
+    "eval": ("evaluate.cli_eval", "measure a swap: identity retrieval, head-pose error, mouth, background, jitter"),
 }
 
 

@@ -1,0 +1,129 @@
+"""``evaluate(config) -> EvalReport``: swap a video (or read an already swapped one) and measure the result.
+
+Every frame goes through the live pipeline (tracking and smoothing as live), then both the input and the output
+frame are measured with the same landmarker (video mode, unsmoothed, so the measurement adds no lag of its own).
+Identity needs dlib's ResNet (~80 ms a face on this CPU), so it is measured on every ``every``-th frame only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from evaluate.gallery import build_gallery
+from evaluate.identity import FaceEmbedder
+from evaluate.metrics import FrameMeasurements
+from evaluate.report import EvalReport
+from live.errors import SwapcamError
+from live.landmarks import FaceLandmarker, LandmarkerConfig
+from live.media_io import probe_video, read_video
+from live.messages import Face, Frame
+from live.pipeline import PipelineConfig
+from live.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    video: str  # the input: footage of person A (the person the camera sees)
+    gallery_a: tuple[str, ...]  # reference pictures of A: facesets, images, videos or folders
+    gallery_b: tuple[str, ...]  # reference pictures of B (the person the model renders)
+    model: str | None = None  # a swapcam ONNX model to run on ``video`` ...
+    swapped: str | None = None  # ... or an already swapped copy of ``video`` (any tool's), frame for frame
+    every: int = 5  # identity on every n-th frame (pose, mouth, background and jitter use every frame)
+    gallery_faces: int = 64  # faces per gallery (spread evenly over its inputs)
+    max_frames: int | None = None
+    engine: str = "auto"
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    progress: bool = True
+
+
+def _largest(faces: tuple[Face, ...]) -> Face | None:
+    return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
+
+
+def _swapped_by_model(config: EvalConfig, stack: contextlib.ExitStack) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    from live.engines import open_engine
+    from live.pipeline import FramePipeline
+
+    engine = stack.enter_context(open_engine(config.model, config.engine))
+    pipeline = stack.enter_context(FramePipeline(engine, config.pipeline))
+    for frame in read_video(config.video):
+        before = frame.image.copy()
+        pipeline(frame)  # in place
+        yield before, frame.image
+
+
+def _swapped_from_file(config: EvalConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    inputs, outputs = read_video(config.video), read_video(config.swapped)
+    n = 0
+    for before, after in zip(inputs, outputs):
+        h, w = after.image.shape[:2]
+        # `swapcam convert` (like most H.264 writers) drops the last row/column of odd-sized frames.
+        ih, iw = before.image.shape[:2]
+        if ih - h not in (0, 1) or iw - w not in (0, 1):
+            raise SwapcamError(f"{config.swapped} is {w}x{h}, its input {config.video} is {iw}x{ih}: "
+                               "not a swapped copy of it")  # fmt: skip
+        n += 1
+        yield np.ascontiguousarray(before.image[:h, :w]), after.image
+    rest_in, rest_out = sum(1 for _ in inputs), sum(1 for _ in outputs)
+    if rest_in or rest_out:
+        raise SwapcamError(f"{config.video} and {config.swapped} differ in length "
+                           f"({n + rest_in} and {n + rest_out} frames): not a frame-for-frame copy")  # fmt: skip
+
+
+def evaluate(config: EvalConfig) -> EvalReport:
+    if (config.model is None) == (config.swapped is None):
+        raise SwapcamError("give either a model to run (--model) or an already swapped video (--swapped)")
+    info = probe_video(config.video)  # checks the input before the slow set-up
+    model_info: dict = {}
+    if config.model:
+        from live.model_info import read_model_info
+
+        model_info = {k: v for k, v in asdict(read_model_info(config.model)).items() if k != "align"}
+    else:
+        probe_video(config.swapped)
+    embedder = FaceEmbedder()
+    gallery_a = build_gallery("A", list(config.gallery_a), embedder, limit=config.gallery_faces)
+    gallery_b = build_gallery("B", list(config.gallery_b), embedder, limit=config.gallery_faces)
+
+    measure = FrameMeasurements()
+    frames = faces_in = faces_out = 0
+    t0 = time.perf_counter()
+    every = max(1, config.every)
+    mode = LandmarkerConfig(video=True, max_faces=2, smoothing=None)
+    with contextlib.ExitStack() as stack:
+        lm_in = stack.enter_context(FaceLandmarker(mode))
+        lm_out = stack.enter_context(FaceLandmarker(mode))
+        pairs = _swapped_by_model(config, stack) if config.model else _swapped_from_file(config)
+        total = min(info.frames or 0, config.max_frames or 1 << 30) or None
+        bar = progress(pairs, total=total, desc="eval", unit="frame") if config.progress else pairs
+        for index, (before, after) in enumerate(bar):
+            if config.max_frames is not None and index >= config.max_frames:
+                break
+            t = index / max(info.fps, 1.0)
+            face_in = _largest(lm_in(Frame(before, index, t)))
+            face_out = _largest(lm_out(Frame(after, index, t)))
+            frames += 1
+            faces_in += face_in is not None
+            faces_out += face_out is not None
+            measure.add(before, after, face_in, face_out)
+            if index % every == 0 and face_in is not None and face_out is not None:
+                measure.add_identity(
+                    embedder.embed(before, face_in.landmarks), embedder.embed(after, face_out.landmarks)
+                )
+    if frames == 0:
+        raise SwapcamError(f"no frames decoded from {config.video}")
+    return EvalReport(
+        video=config.video, output=config.model or config.swapped, frames=frames, faces_in=faces_in,
+        faces_out=faces_out, seconds=time.perf_counter() - t0, every=every, face_ssim=measure.face_ssim(),
+        identity=measure.identity(gallery_a, gallery_b), pose=measure.pose(), expression=measure.expression(),
+        background=measure.background(), jitter=measure.jitter(),
+        gallery_faces={"A": len(gallery_a.embeddings), "B": len(gallery_b.embeddings)}, model_info=model_info,
+    )  # fmt: skip
