@@ -1,11 +1,11 @@
 """Quality of a trained model, by the metrics face-swap papers report (``swapcam eval``), into results/quality.json.
 
     python benchmarks/bench_quality.py --model models/a2b.onnx --run a2b \
-        --gallery-a person_a --gallery-b person_b [--swapped out/person_a_as_b.mp4] [--every 5]
+        --gallery-a person_a --gallery-b person_b [--int8 models/a2b.int8.onnx] [--swapped out/person_a_as_b.mp4]
 
-It evaluates the model on clips/person_a.mp4 in process (every frame through the live pipeline) and, with
---swapped, the file `swapcam convert` wrote (the same frames after H.264 at crf 18). With --run it also records
-the run's last held-out reconstruction SSIM from metrics.jsonl (the closest thing we have to DeepFaceLab's SSIM).
+It evaluates the model (and with --int8 its int8 variant) on clips/person_a.mp4 in process (every frame through
+the live pipeline) and, with --swapped, the file `swapcam convert` wrote (the same frames after H.264 at crf 18).
+With --run it also records the run's last held-out reconstruction SSIM from metrics.jsonl.
 Needs the eval extra (dlib's face-recognition ResNet).
 """
 
@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--video", default=str(SHARED_DATA / "clips" / "person_a.mp4"))
     parser.add_argument("--gallery-a", nargs="+", required=True)
     parser.add_argument("--gallery-b", nargs="+", required=True)
+    parser.add_argument("--int8", help="the model's int8 variant, evaluated in process too")
     parser.add_argument("--swapped", help="the converted file of --video, evaluated too")
     parser.add_argument("--run", help="the training run folder (for its held-out SSIM)")
     parser.add_argument("--every", type=int, default=5)
@@ -42,9 +43,11 @@ def main() -> None:
     if args.run:
         m = last_metrics(Path(args.run))
         results["training"] = {k: m.get(k) for k in ("step", "elapsed_s", "samples", "ssim_a", "ssim_b")}
-    runs = {"in_process": dict(model=args.model)}
+    runs = {"in_process": {"model": args.model}}
+    if args.int8:
+        runs["in_process_int8"] = {"model": args.int8}
     if args.swapped:
-        runs["converted_file"] = dict(swapped=args.swapped)
+        runs["converted_file"] = {"swapped": args.swapped}
     for name, source in runs.items():
         report = evaluate(EvalConfig(args.video, tuple(args.gallery_a), tuple(args.gallery_b), every=args.every,
                                      **source))  # fmt: skip

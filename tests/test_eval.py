@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import cv2
 import numpy as np
@@ -14,6 +15,9 @@ from live.cli import main as cli
 from live.errors import SwapcamError
 from live.media_io import write_image
 from tests.conftest import make_clip, shared
+
+# `make install` brings the eval extra; a bare `pip install -e .` does not.
+pytest.importorskip("dlib", reason="the eval extra is not installed: pip install -e '.[eval]'")
 
 
 def _moving(image: np.ndarray, n: int) -> list[np.ndarray]:
@@ -126,3 +130,11 @@ def test_bad_inputs_get_one_line(portrait_clip, tmp_path, capsys):
         assert len(err) == 1 and expected in err[0], err
     with pytest.raises(SwapcamError, match="either a model"):
         evaluate(EvalConfig(str(clip), (a,), (b,)))
+
+
+def test_without_the_eval_extra_the_error_says_what_to_install(portrait_clip, monkeypatch, capsys):
+    clip, a, b = portrait_clip
+    monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` now fails as if it were not installed
+    assert cli(["eval", "--swapped", str(clip), "--video", str(clip), "--gallery-a", a, "--gallery-b", b]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["swapcam: error: identity metrics need dlib: install the eval extra: pip install -e '.[eval]'"]
