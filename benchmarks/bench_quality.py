@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--video", default=str(SHARED_DATA / "clips" / "person_a.mp4"))
     parser.add_argument("--gallery-a", nargs="+", required=True)
     parser.add_argument("--gallery-b", nargs="+", required=True)
+    parser.add_argument("--gallery-other", action="append", nargs="+", default=[],
+                        help="another person's pictures (repeat): top-1 retrieval among all galleries")  # fmt: skip
     parser.add_argument("--int8", help="the model's int8 variant, evaluated in process too")
     parser.add_argument("--swapped", help="the converted file of --video, evaluated too")
     parser.add_argument("--run", help="the training run folder (for its held-out SSIM)")
@@ -49,8 +51,9 @@ def main() -> None:
     if args.swapped:
         runs["converted_file"] = {"swapped": args.swapped}
     for name, source in runs.items():
-        report = evaluate(EvalConfig(args.video, tuple(args.gallery_a), tuple(args.gallery_b), every=args.every,
-                                     **source))  # fmt: skip
+        others = tuple(tuple(g) for g in args.gallery_other)
+        report = evaluate(EvalConfig(args.video, tuple(args.gallery_a), tuple(args.gallery_b), others=others,
+                                     every=args.every, **source))  # fmt: skip
         print(f"== {name}")
         for row in report.table():
             print("  " + row)

@@ -34,6 +34,8 @@ class EvalConfig:
     video: str  # the input: footage of person A (the person the camera sees)
     gallery_a: tuple[str, ...]  # reference pictures of A: facesets, images, videos or folders
     gallery_b: tuple[str, ...]  # reference pictures of B (the person the model renders)
+    # Other people, one gallery each: retrieval among all of them (as papers retrieve among a dataset's people).
+    others: tuple[tuple[str, ...], ...] = ()
     model: str | None = None  # a swapcam ONNX model to run on ``video`` ...
     swapped: str | None = None  # ... or an already swapped copy of ``video`` (any tool's), frame for frame
     every: int = 5  # identity on every n-th frame (pose, mouth, background and jitter use every frame)
@@ -92,6 +94,8 @@ def evaluate(config: EvalConfig) -> EvalReport:
     embedder = FaceEmbedder()
     gallery_a = build_gallery("A", list(config.gallery_a), embedder, limit=config.gallery_faces)
     gallery_b = build_gallery("B", list(config.gallery_b), embedder, limit=config.gallery_faces)
+    others = [build_gallery(f"other {i + 1}", list(inputs), embedder, limit=config.gallery_faces)
+              for i, inputs in enumerate(config.others)]  # fmt: skip
 
     measure = FrameMeasurements()
     frames = faces_in = faces_out = 0
@@ -123,7 +127,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
     return EvalReport(
         video=config.video, output=config.model or config.swapped, frames=frames, faces_in=faces_in,
         faces_out=faces_out, seconds=time.perf_counter() - t0, every=every, face_ssim=measure.face_ssim(),
-        identity=measure.identity(gallery_a, gallery_b), pose=measure.pose(), expression=measure.expression(),
+        identity=measure.identity(gallery_a, gallery_b, others), pose=measure.pose(), expression=measure.expression(),
         background=measure.background(), jitter=measure.jitter(),
-        gallery_faces={"A": len(gallery_a.embeddings), "B": len(gallery_b.embeddings)}, model_info=model_info,
+        gallery_faces={g.name: len(g.embeddings) for g in (gallery_a, gallery_b, *others)}, model_info=model_info,
     )  # fmt: skip

@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gallery-a", nargs="+", required=True, metavar="A",
                    help="pictures of A: facesets, images, videos or folders")  # fmt: skip
     p.add_argument("--gallery-b", nargs="+", required=True, metavar="B", help="pictures of B, the rendered face")
+    p.add_argument("--gallery-other", action="append", nargs="+", default=[], metavar="P",
+                   help="pictures of another person (repeat per person): top-1 retrieval among all")  # fmt: skip
     p.add_argument("--every", type=int, default=_D.every,
                    help="identity on every N-th frame (default: %(default)s); other metrics: every frame")  # fmt: skip
     p.add_argument("--gallery-faces", type=int, default=_D.gallery_faces, help="faces per gallery (default: 64)")
@@ -31,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = EvalConfig(
-        video=args.video, gallery_a=tuple(args.gallery_a), gallery_b=tuple(args.gallery_b), model=args.model,
+        video=args.video, gallery_a=tuple(args.gallery_a), gallery_b=tuple(args.gallery_b),
+        others=tuple(tuple(g) for g in args.gallery_other), model=args.model,
         swapped=args.swapped, every=max(args.every, 1), gallery_faces=max(args.gallery_faces, 1),
         max_frames=args.max_frames, engine=args.engine,
     )  # fmt: skip

@@ -123,7 +123,7 @@ class FrameMeasurements:
         mean = lambda v: 100.0 * float(np.mean(v)) if v else float("nan")  # noqa: E731
         return JitterStats(len(motion), mean(motion), mean(acc_in), mean(acc_out))
 
-    def identity(self, a: Gallery, b: Gallery) -> IdentityStats | None:
+    def identity(self, a: Gallery, b: Gallery, others: list[Gallery] | tuple = ()) -> IdentityStats | None:
         if not self._ids:
             return None
         e_in = np.stack([i for i, _ in self._ids])  # (N, 128)
@@ -134,4 +134,12 @@ class FrameMeasurements:
             faces=len(e_in), retrieval=float((out_b < out_a).mean()), retrieval_input=float((in_b < in_a).mean()),
             dist_out_b=float(out_b.mean()), dist_out_a=float(out_a.mean()), dist_in_a=float(in_a.mean()),
             dist_in_b=float(in_b.mean()), out_within_threshold_b=float((out_b < SAME_PERSON).mean()),
+            identities=2 + len(others), retrieval_top1=self._top1(e_out, b, [a, b, *others]),
         )  # fmt: skip
+
+    @staticmethod
+    def _top1(embeddings: np.ndarray, target: Gallery, galleries: list[Gallery]) -> float:
+        """Share of ``embeddings`` whose nearest gallery centroid is ``target``'s."""
+        centroids = np.stack([g.centroid for g in galleries])  # (G, 128)
+        nearest = np.linalg.norm(embeddings[:, None] - centroids[None], axis=2).argmin(axis=1)
+        return float((nearest == galleries.index(target)).mean())

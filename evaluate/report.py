@@ -17,6 +17,8 @@ class IdentityStats:
     dist_in_a: float  # input face -> A's centroid (how near the gallery the camera's person is)
     dist_in_b: float
     out_within_threshold_b: float  # share of output faces within 0.6 of B's centroid
+    identities: int  # galleries compared: A, B and any others
+    retrieval_top1: float  # share of output faces whose nearest centroid among all of them is B's
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class EvalReport:
             i = self.identity
             rows += [
                 f"identity retrieval (output nearer B than A)  {fmt(100 * i.retrieval, '.1f')} %   "
-                f"(input: {fmt(100 * i.retrieval_input, '.1f')} %, {i.faces} faces)",
+                f"(input: {fmt(100 * i.retrieval_input, '.1f')} %, {i.faces} faces)"
+                + (f"; top-1 among {i.identities} people {fmt(100 * i.retrieval_top1, '.1f')} %"
+                   if i.identities > 2 else ""),
                 f"descriptor distance output->B {fmt(i.dist_out_b)}, output->A {fmt(i.dist_out_a)}, "
                 f"input->A {fmt(i.dist_in_a)}, input->B {fmt(i.dist_in_b)}  (same person < 0.6)",
             ]

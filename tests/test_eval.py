@@ -88,12 +88,15 @@ def test_geometry_on_real_faces(detect, astronaut, hopper):
 def test_real_swap_changes_identity_and_keeps_pose_and_background(tiny_model, facesets, tmp_path):
     """The tiny model trained on the sample clips, run on the first 60 frames of person_a."""
     a, b = facesets
-    report = evaluate(EvalConfig(str(shared("clips/person_a.mp4")), (a,), (b,), model=str(tiny_model), every=6,
-                                 max_frames=60, progress=False))  # fmt: skip
+    others = ((str(shared("images/obama.jpg")),), (str(shared("images/biden.jpg")),))
+    report = evaluate(EvalConfig(str(shared("clips/person_a.mp4")), (a,), (b,), others=others, model=str(tiny_model),
+                                 every=6, max_frames=60, progress=False))  # fmt: skip
     assert report.frames == 60 and report.faces_in == 60 and report.faces_out >= 50
     ident = report.identity
     assert ident.retrieval_input == 0.0 and ident.dist_in_a < 0.5
     assert ident.dist_out_a > ident.dist_in_a + 0.05  # the output is no longer quite person A
+    assert ident.identities == 4 and 0.0 <= ident.retrieval_top1 <= ident.retrieval  # more people: harder
+    assert set(report.gallery_faces) == {"A", "B", "other 1", "other 2"}
     assert report.pose.error_l2 < 15.0  # the head still points where the input's does
     assert 0.2 < report.face_ssim < 0.98  # a changed face, in the same place and light
     assert report.background.mean_abs_diff < 0.5  # the swap touches the face, not the room
