@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from live.cli_live import add_blend_arguments, pipeline_config
-from live.engines import EngineConfig
+from live.cli_live import add_blend_arguments, engine_config, pipeline_config
 from live.stop_signals import stop_on_signals
 
 
@@ -25,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from live.convert import ConvertConfig, convert
 
     config = ConvertConfig(args.model, args.input, args.output, engine=args.engine,
-                           engine_config=EngineConfig(threads=args.threads), pipeline=pipeline_config(args),
+                           engine_config=engine_config(args), pipeline=pipeline_config(args),
                            provenance=not args.no_provenance, x264_preset=args.x264_preset,
                            crf=args.crf)  # fmt: skip
     with stop_on_signals() as stop:

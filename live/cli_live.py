@@ -24,6 +24,8 @@ def add_blend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                    help="inference engine (default: auto, the fastest that runs here)")  # fmt: skip
     p.add_argument("--threads", type=int, help="CPU engine threads (default: all cores)")
+    p.add_argument("--plan", metavar="ENGINE.plan",
+                   help="tensorrt engine: this plan from `swapcam export --tensorrt` instead of its cache")  # fmt: skip
     p.add_argument("--faces", choices=("largest", "all"), default="largest", help="faces to swap (default: largest)")
     p.add_argument("--erode", type=float, default=m.erode, help=f"mask erosion, face widths (default: {m.erode})")
     p.add_argument("--feather", type=float, default=m.feather,
@@ -33,6 +35,10 @@ def add_blend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opacity", type=float, default=b.opacity, help=f"0..1 (default: {b.opacity})")
     p.add_argument("--no-provenance", action="store_true",
                    help="do not mark written files and streams as synthetic (on by default)")  # fmt: skip
+
+
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    return EngineConfig(threads=args.threads, plan=args.plan)
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
@@ -66,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = LiveConfig(
         model=args.model, source=args.source, sinks=tuple(args.sink), engine=args.engine,
-        engine_config=EngineConfig(threads=args.threads),
+        engine_config=engine_config(args),
         source_config=SourceConfig(width=args.width, height=args.height, fps=args.fps, mjpg=not args.no_mjpg,
                                    loop=args.loop),
         pipeline=pipeline_config(args),

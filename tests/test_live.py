@@ -209,6 +209,9 @@ def test_bad_inputs_get_one_clear_line(tiny_model, tmp_path, capsys, monkeypatch
         (["live", "--model", str(tiny_model), "--source", clip, "--sink", "srt://127.0.0.1:9"], "no srt:// support"),
         (["convert", "--model", str(tiny_model), str(junk), str(tmp_path / "o.mp4")], "cannot read video"),
         (["convert", "--model", str(tiny_model), str(tmp_path / "none.mp4"), str(tmp_path / "o.mp4")], "no such file"),
+        # a TensorRT plan from `export --tensorrt` needs its engine; without a GPU the reason is one line
+        (["convert", "--model", str(tiny_model), "--engine", "tensorrt", "--plan", str(tmp_path / "m.plan"), clip,
+          str(tmp_path / "o.mp4")], "no inference engine can run here: tensorrt:"),
     ]
     for argv, message in cases:
         assert cli(argv) == 2, argv
