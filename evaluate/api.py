@@ -8,6 +8,7 @@ Identity needs dlib's ResNet (~80 ms a face on this CPU), so it is measured on e
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Iterator
@@ -63,21 +64,22 @@ def _swapped_by_model(config: EvalConfig, stack: contextlib.ExitStack) -> Iterat
 
 
 def _swapped_from_file(config: EvalConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    inputs, outputs = read_video(config.video), read_video(config.swapped)
-    n = 0
-    for before, after in zip(inputs, outputs):
+    n_in = n_out = 0
+    for before, after in itertools.zip_longest(read_video(config.video), read_video(config.swapped)):
+        n_in += before is not None
+        n_out += after is not None
+        if before is None or after is None:
+            continue  # count the rest of the longer one for the message below
         h, w = after.image.shape[:2]
-        # `swapcam convert` (like most H.264 writers) drops the last row/column of odd-sized frames.
         ih, iw = before.image.shape[:2]
+        # `swapcam convert` (like most H.264 writers) drops the last row/column of odd-sized frames.
         if ih - h not in (0, 1) or iw - w not in (0, 1):
             raise SwapcamError(f"{config.swapped} is {w}x{h}, its input {config.video} is {iw}x{ih}: "
                                "not a swapped copy of it")  # fmt: skip
-        n += 1
         yield np.ascontiguousarray(before.image[:h, :w]), after.image
-    rest_in, rest_out = sum(1 for _ in inputs), sum(1 for _ in outputs)
-    if rest_in or rest_out:
-        raise SwapcamError(f"{config.video} and {config.swapped} differ in length "
-                           f"({n + rest_in} and {n + rest_out} frames): not a frame-for-frame copy")  # fmt: skip
+    if n_in != n_out:
+        raise SwapcamError(f"{config.video} and {config.swapped} differ in length ({n_in} and {n_out} frames): "
+                           "not a frame-for-frame copy")  # fmt: skip
 
 
 def evaluate(config: EvalConfig) -> EvalReport:
@@ -106,6 +108,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
         lm_in = stack.enter_context(FaceLandmarker(mode))
         lm_out = stack.enter_context(FaceLandmarker(mode))
         pairs = _swapped_by_model(config, stack) if config.model else _swapped_from_file(config)
+        stack.callback(pairs.close)  # a --max-frames stop leaves the readers open until then
         total = min(info.frames or 0, config.max_frames or 1 << 30) or None
         bar = progress(pairs, total=total, desc="eval", unit="frame") if config.progress else pairs
         for index, (before, after) in enumerate(bar):

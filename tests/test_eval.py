@@ -121,7 +121,7 @@ def test_bad_inputs_get_one_line(portrait_clip, tmp_path, capsys):
         (["--swapped", str(clip), "--video", str(tmp_path / "missing.mp4")], "no such file"),
         (["--swapped", str(clip), "--video", str(clip), "--gallery-a", str(blank)], "gallery A: no faces found"),
         (["--model", str(not_ours), "--video", str(clip)], str(not_ours)),
-        (["--swapped", str(short), "--video", str(clip)], "differ in length"),
+        (["--swapped", str(short), "--video", str(clip)], "differ in length (12 and 5 frames)"),
     ]
     for args, expected in cases:
         full = ["eval", *args]
