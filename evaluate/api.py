@@ -26,6 +26,7 @@ from live.media_io import probe_video, read_video
 from live.messages import Face, Frame
 from live.pipeline import PipelineConfig
 from live.progress import progress
+from live.swapper import face_area
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class EvalConfig:
 
 
 def _largest(faces: tuple[Face, ...]) -> Face | None:
-    return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
+    return max(faces, key=face_area, default=None)
 
 
 def _swapped_by_model(config: EvalConfig, stack: contextlib.ExitStack) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -129,7 +130,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
         raise SwapcamError(f"no frames decoded from {config.video}")
     return EvalReport(
         video=config.video, output=config.model or config.swapped, frames=frames, faces_in=faces_in,
-        faces_out=faces_out, seconds=time.perf_counter() - t0, every=every, face_ssim=measure.face_ssim(),
+        faces_out=faces_out, seconds=time.perf_counter() - t0, every=every, face_ssim=measure.mean_face_ssim(),
         identity=measure.identity(gallery_a, gallery_b, others), pose=measure.pose(), expression=measure.expression(),
         background=measure.background(), jitter=measure.jitter(),
         gallery_faces={g.name: len(g.embeddings) for g in (gallery_a, gallery_b, *others)}, model_info=model_info,

@@ -13,6 +13,7 @@ from live.errors import SwapcamError
 from live.landmarks import FaceLandmarker, LandmarkerConfig
 from live.media_io import VIDEO_SUFFIXES, load_image, probe_video, read_video
 from live.messages import Frame
+from live.swapper import face_area
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,7 @@ def _media_faces(files: list[Path], limit: int, landmarker: FaceLandmarker) -> I
     for frame in _media_frames(files, limit):
         faces = landmarker(frame)
         if faces:
-            largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-            yield frame.image, largest.landmarks
+            yield frame.image, max(faces, key=face_area).landmarks
 
 
 def build_gallery(name: str, inputs: list[str], embedder: FaceEmbedder, *, limit: int = 64) -> Gallery:

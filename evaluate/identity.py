@@ -69,6 +69,3 @@ class Gallery:
     @property
     def centroid(self) -> np.ndarray:
         return self.embeddings.mean(axis=0)
-
-    def distance(self, embedding: np.ndarray) -> float:
-        return float(np.linalg.norm(embedding - self.centroid))

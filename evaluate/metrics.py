@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
+import torch
 
 from evaluate.geometry import Pose, camera_matrix, mouth_opening, outside_face, rotation_between, solve_pose
 from evaluate.identity import SAME_PERSON, Gallery
@@ -17,17 +20,13 @@ CHANGED_LEVELS = 8  # a background pixel "changed" when a channel moved by more 
 SSIM_SPEC = AlignSpec(size=128)  # face crops for SSIM: the input face's alignment, applied to both frames
 
 
-def masked_ssim(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004: 11 px Gaussian window, sigma 1.5) of two (S, S) uint8 grey images, weighted by
-    the (S, S) uint8 mask."""
-    a, b = x.astype(np.float32) / 255.0, y.astype(np.float32) / 255.0
-    blur = lambda im: cv2.GaussianBlur(im, (11, 11), 1.5)  # noqa: E731
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    w = mask.astype(np.float32)
-    return float((ssim * w).sum() / max(w.sum(), 1.0))
+def face_ssim(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    """SSIM of two (S, S) uint8 grey crops over the (S, S) uint8 mask: the trainer's held-out SSIM, so the two
+    figures mean the same thing."""
+    from trainer.losses import masked_ssim
+
+    as_tensor = lambda im: torch.from_numpy(im).float().div_(255.0)[None, None]  # noqa: E731  (1, 1, S, S)
+    return float(masked_ssim(as_tensor(x), as_tensor(y), as_tensor(mask))[0])
 
 
 class FrameMeasurements:
@@ -55,7 +54,7 @@ class FrameMeasurements:
             crop_in, crop_out = align_face(before, face_in, SSIM_SPEC), align_face(after, face_in, SSIM_SPEC)
             grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
             mask = crop_mask(crop_in.landmarks, SSIM_SPEC.size)
-            self._ssim.append(masked_ssim(grey(crop_in.image), grey(crop_out.image), mask))
+            self._ssim.append(face_ssim(grey(crop_in.image), grey(crop_out.image), mask))
         if face_in is None or face_out is None:
             self._track.append(None)
             return
@@ -85,7 +84,7 @@ class FrameMeasurements:
         n = max(self._bg_pixels, 1)
         return BackgroundStats(self._bg_sum / n, self._bg_worst, self._bg_changed / n)
 
-    def face_ssim(self) -> float | None:
+    def mean_face_ssim(self) -> float | None:
         """Mean SSIM of the output's face against the input's, over the face oval: structure and light kept."""
         return float(np.mean(self._ssim)) if self._ssim else None
 
@@ -123,7 +122,7 @@ class FrameMeasurements:
         mean = lambda v: 100.0 * float(np.mean(v)) if v else float("nan")  # noqa: E731
         return JitterStats(len(motion), mean(motion), mean(acc_in), mean(acc_out))
 
-    def identity(self, a: Gallery, b: Gallery, others: list[Gallery] | tuple = ()) -> IdentityStats | None:
+    def identity(self, a: Gallery, b: Gallery, others: Sequence[Gallery] = ()) -> IdentityStats | None:
         if not self._ids:
             return None
         e_in = np.stack([i for i, _ in self._ids])  # (N, 128)

@@ -40,7 +40,8 @@ class Batch:
         return len(self.aligned)
 
 
-def _area(face: Face) -> float:
+def face_area(face: Face) -> float:
+    """Area of the face's landmark box, px²: how "largest" is judged wherever one face is chosen."""
     x0, y0, x1, y1 = face.box
     return (x1 - x0) * (y1 - y0)
 
@@ -62,7 +63,7 @@ class FaceSwapper:
 
     def select(self, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         if self.config.faces == "largest" and len(faces) > 1:
-            return (max(faces, key=_area),)
+            return (max(faces, key=face_area),)
         return faces[: self.config.max_faces]
 
     def prepare(self, image: np.ndarray, faces: tuple[Face, ...]) -> Batch:
