@@ -23,7 +23,7 @@ test: install
 # -> export -> convert, into out/. Training takes DEMO_MINUTES from the environment (default 5), e.g.
 # `make demo DEMO_MINUTES=2`; running it again trains on from where the last run stopped.
 demo: install
-	$(PY) -m live.demo --out out
+	$(PY) -m swapcam.demo --out out
 
 bench: install
 	$(PY) benchmarks/bench_face.py

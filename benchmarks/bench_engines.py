@@ -5,7 +5,7 @@
 Each preset's graph (one swap direction, batch 1) is timed in interleaved rounds (eager, fp32, int8, eager, ...)
 so that a busy machine slows all three alike; latencies are pooled over the rounds. PyTorch eager runs under
 ``torch.inference_mode`` with the machine's cores as threads, in the faster of NCHW and channels-last. ONNX Runtime
-runs through swapcam's CPU engine (live.engines) with spinning threads, as for a model timed alone. int8 is
+runs through swapcam's CPU engine (swapcam.core.engines) with spinning threads, as for a model timed alone. int8 is
 checked against fp32 by SSIM on real faces held out
 from its calibration (every 5th face of the faceset). A preset with ``--run`` uses that trained checkpoint, the
 others random weights (same cost; their SSIM is reported but says little). Faces come from ``--faceset``, else
@@ -28,16 +28,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED_DATA, percentiles, write_results  # noqa: E402
-from export.api import split_heldout  # noqa: E402
-from export.faces import faceset_faces, to_input  # noqa: E402
-from export.onnx_graph import graph_from_checkpoint, to_onnx  # noqa: E402
-from export.variants import quantize_int8  # noqa: E402
-from export.verify import compare_variant, cpu_engine  # noqa: E402
-from live.align import AlignSpec  # noqa: E402
-from live.engines import EngineConfig, open_engine  # noqa: E402
-from trainer.checkpoint import load_checkpoint  # noqa: E402
-from trainer.extract import ExtractConfig, Extractor  # noqa: E402
-from trainer.model import PRESETS, SwapAutoencoder  # noqa: E402
+from swapcam.export.api import split_heldout  # noqa: E402
+from swapcam.export.faces import faceset_faces, to_input  # noqa: E402
+from swapcam.export.onnx_graph import graph_from_checkpoint, to_onnx  # noqa: E402
+from swapcam.export.variants import quantize_int8  # noqa: E402
+from swapcam.export.verify import compare_variant, cpu_engine  # noqa: E402
+from swapcam.core.align import AlignSpec  # noqa: E402
+from swapcam.core.engines import EngineConfig, open_engine  # noqa: E402
+from swapcam.trainer.checkpoint import load_checkpoint  # noqa: E402
+from swapcam.trainer.extract import ExtractConfig, Extractor  # noqa: E402
+from swapcam.trainer.model import PRESETS, SwapAutoencoder  # noqa: E402
 
 REPEAT = {"tiny": 100, "fast": 60, "quality": 8}
 

@@ -21,14 +21,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED_DATA, percentiles, time_calls, write_results  # noqa: E402
-from live.align import AlignSpec, align_face  # noqa: E402
-from live.blend import Blender  # noqa: E402
-from live.color import ColorTransfer  # noqa: E402
-from live.composite import FaceCompositor  # noqa: E402
-from live.landmarks import FaceLandmarker, LandmarkerConfig  # noqa: E402
-from live.mask import crop_mask  # noqa: E402
-from live.media_io import read_video  # noqa: E402
-from live.messages import Frame  # noqa: E402
+from swapcam.core.align import AlignSpec, align_face  # noqa: E402
+from swapcam.live.blend import Blender  # noqa: E402
+from swapcam.live.color import ColorTransfer  # noqa: E402
+from swapcam.live.composite import FaceCompositor  # noqa: E402
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig  # noqa: E402
+from swapcam.core.mask import crop_mask  # noqa: E402
+from swapcam.core.media_io import read_video  # noqa: E402
+from swapcam.core.messages import Frame  # noqa: E402
 
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 

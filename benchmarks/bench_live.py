@@ -26,10 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED_DATA, time_calls, write_results  # noqa: E402
-from live.convert import ConvertConfig, convert  # noqa: E402
-from live.engines import open_engine  # noqa: E402
-from live.runner import LiveConfig, run_live  # noqa: E402
-from live.sinks import SinkOptions  # noqa: E402
+from swapcam.live.convert import ConvertConfig, convert  # noqa: E402
+from swapcam.core.engines import open_engine  # noqa: E402
+from swapcam.live.runner import LiveConfig, run_live  # noqa: E402
+from swapcam.live.sinks import SinkOptions  # noqa: E402
 
 CLIPS = ("webcam_720p", "person_a")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED_DATA, write_results  # noqa: E402
-from evaluate.api import EvalConfig, evaluate  # noqa: E402
+from swapcam.evaluate.api import EvalConfig, evaluate  # noqa: E402
 
 
 def last_metrics(run: Path) -> dict:

@@ -3,7 +3,7 @@
     python benchmarks/bench_train.py [--steps 20]
 
 Facesets are extracted from clips/person_a.mp4 and clips/person_b.mp4 (every 8th frame) into a temporary folder,
-then `trainer.train.main` runs each preset for --steps steps after a warm-up; samples/s counts faces of both
+then `swapcam.trainer.train.main` runs each preset for --steps steps after a warm-up; samples/s counts faces of both
 people. Results: benchmarks/results/train.json.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SHARED_DATA, percentiles, write_results  # noqa: E402
-from trainer.extract import ExtractConfig, Extractor  # noqa: E402
-from trainer.model import PRESETS, SwapAutoencoder, SwapDirection  # noqa: E402
-from trainer.train import TrainConfig, main as train  # noqa: E402
+from swapcam.trainer.extract import ExtractConfig, Extractor  # noqa: E402
+from swapcam.trainer.model import PRESETS, SwapAutoencoder, SwapDirection  # noqa: E402
+from swapcam.trainer.train import TrainConfig, main as train  # noqa: E402
 
 BATCH = {"tiny": 16, "fast": 16, "quality": 4}
 

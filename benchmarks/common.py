@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live.timing import percentiles, time_calls  # noqa: F401  (re-exported for the benchmarks)
+from swapcam.core.timing import percentiles, time_calls  # noqa: F401  (re-exported for the benchmarks)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -16,17 +16,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from evaluate.gallery import build_gallery
-from evaluate.identity import FaceEmbedder
-from evaluate.metrics import FrameMeasurements
-from evaluate.report import EvalReport
-from live.errors import SwapcamError
-from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.media_io import probe_video, read_video
-from live.messages import Face, Frame
-from live.pipeline import PipelineConfig
-from live.progress import progress
-from live.swapper import face_area
+from swapcam.evaluate.gallery import build_gallery
+from swapcam.evaluate.identity import FaceEmbedder
+from swapcam.evaluate.metrics import FrameMeasurements
+from swapcam.evaluate.report import EvalReport
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+from swapcam.core.media_io import probe_video, read_video
+from swapcam.core.messages import Face, Frame
+from swapcam.live.settings import SwapSettings
+from swapcam.core.progress import progress
+from swapcam.live.swapper import face_area
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class EvalConfig:
     gallery_faces: int = 64  # faces per gallery (spread evenly over its inputs)
     max_frames: int | None = None
     engine: str = "auto"
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    settings: SwapSettings = field(default_factory=SwapSettings)
     progress: bool = True
 
 
@@ -53,14 +53,12 @@ def _largest(faces: tuple[Face, ...]) -> Face | None:
 
 
 def _swapped_by_model(config: EvalConfig, stack: contextlib.ExitStack) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    from live.engines import open_engine
-    from live.pipeline import FramePipeline
+    from swapcam.live.faceswap import FaceSwap
 
-    engine = stack.enter_context(open_engine(config.model, config.engine))
-    pipeline = stack.enter_context(FramePipeline(engine, config.pipeline))
+    swap = stack.enter_context(FaceSwap(config.model, config.engine, settings=config.settings))
     for frame in read_video(config.video):
         before = frame.image.copy()
-        pipeline(frame)  # in place
+        swap.process(frame)  # in place
         yield before, frame.image
 
 
@@ -89,7 +87,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
     info = probe_video(config.video)  # checks the input before the slow set-up
     model_info: dict = {}
     if config.model:
-        from live.model_info import read_model_info
+        from swapcam.core.model_info import read_model_info
 
         model_info = {k: v for k, v in asdict(read_model_info(config.model)).items() if k != "align"}
     else:

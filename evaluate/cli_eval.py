@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evaluate.api import EvalConfig, evaluate
-from live.atomic import write_atomic
-from live.engines import ENGINE_CHOICES
+from swapcam.evaluate.api import EvalConfig, evaluate
+from swapcam.core.atomic import write_atomic
+from swapcam.core.engines import ENGINE_CHOICES
 
 _D = EvalConfig("", (), ())
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluate.identity import FaceEmbedder, Gallery
-from live.errors import SwapcamError
-from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.media_io import VIDEO_SUFFIXES, load_image, probe_video, read_video
-from live.messages import Frame
-from live.swapper import face_area
+from swapcam.evaluate.identity import FaceEmbedder, Gallery
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+from swapcam.core.media_io import VIDEO_SUFFIXES, load_image, probe_video, read_video
+from swapcam.core.messages import Frame
+from swapcam.live.swapper import face_area
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _spread(items: list, limit: int) -> list:
 
 
 def _faceset_faces(root: Path, limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    from trainer.faceset import FacesetStore
+    from swapcam.trainer.faceset import FacesetStore
 
     for record in _spread(FacesetStore(root).records(), limit):
         yield load_image(root / record.image), record.landmarks
@@ -60,7 +60,7 @@ def build_gallery(name: str, inputs: list[str], embedder: FaceEmbedder, *, limit
 
     ``inputs``: faceset folders (their stored crops and landmarks), image or video files, or folders of them.
     """
-    from trainer.extract import expand_inputs
+    from swapcam.trainer.extract import expand_inputs
 
     embeddings: list[np.ndarray] = []
     facesets = [Path(p) for p in inputs if (Path(p) / "faceset.json").is_file()]

@@ -1,6 +1,6 @@
 """Geometric measurements on Face Mesh landmarks: head pose by PnP, mouth opening, the face hull, jitter.
 
-All functions take landmarks as (478, 2) float32 frame pixels (``live.messages.Face.landmarks``).
+All functions take landmarks as (478, 2) float32 frame pixels (``swapcam.core.messages.Face.landmarks``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from live.landmarks import interocular
+from swapcam.core.landmarks import interocular
 
 # A rigid 3D head for solvePnP: MediaPipe Face Mesh indices -> (x, y, z) in face widths (cheek to cheek = 1),
 # x to the image right, y down, z away from the camera (the OpenCV camera frame of a frontal head). Made from the
@@ -43,7 +43,7 @@ UPPER_LIP, LOWER_LIP = 13, 14  # inner lip midpoints
 @dataclass(frozen=True, slots=True)
 class Pose:
     rotation: np.ndarray  # (3, 3) float64, head -> camera
-    yaw: float  # degrees; > 0 the nose turns towards the image's right (as live.pose)
+    yaw: float  # degrees; > 0 the nose turns towards the image's right (as swapcam.core.pose)
     pitch: float  # > 0 the face looks up
     roll: float  # > 0 the face leans clockwise in the image
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live.errors import SwapcamError
+from swapcam.core.errors import SwapcamError
 
 log = logging.getLogger(__name__)
 

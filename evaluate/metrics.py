@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import torch
 
-from evaluate.geometry import Pose, camera_matrix, mouth_opening, outside_face, rotation_between, solve_pose
-from evaluate.identity import SAME_PERSON, Gallery
-from evaluate.report import BackgroundStats, ExpressionStats, IdentityStats, JitterStats, PoseStats
-from live.align import AlignSpec, align_face
-from live.landmarks import interocular
-from live.mask import crop_mask
-from live.messages import Face
+from swapcam.evaluate.geometry import Pose, camera_matrix, mouth_opening, outside_face, rotation_between, solve_pose
+from swapcam.evaluate.identity import SAME_PERSON, Gallery
+from swapcam.evaluate.report import BackgroundStats, ExpressionStats, IdentityStats, JitterStats, PoseStats
+from swapcam.core.align import AlignSpec, align_face
+from swapcam.core.landmarks import interocular
+from swapcam.core.mask import crop_mask
+from swapcam.core.messages import Face
 
 CHANGED_LEVELS = 8  # a background pixel "changed" when a channel moved by more than this
 SSIM_SPEC = AlignSpec(size=128)  # face crops for SSIM: the input face's alignment, applied to both frames
@@ -23,7 +23,7 @@ SSIM_SPEC = AlignSpec(size=128)  # face crops for SSIM: the input face's alignme
 def face_ssim(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
     """SSIM of two (S, S) uint8 grey crops over the (S, S) uint8 mask: the trainer's held-out SSIM, so the two
     figures mean the same thing."""
-    from trainer.losses import masked_ssim
+    from swapcam.trainer.losses import masked_ssim
 
     as_tensor = lambda im: torch.from_numpy(im).float().div_(255.0)[None, None]  # noqa: E731  (1, 1, S, S)
     return float(masked_ssim(as_tensor(x), as_tensor(y), as_tensor(mask))[0])

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from export.config import ExportConfig
-from export.faces import check_faces, to_input
-from export.onnx_graph import graph_from_checkpoint, to_onnx
-from export.variants import convert_fp16, quantize_int8
-from export.verify import VariantCheck, compare_variant, cpu_engine, max_difference
-from live.atomic import write_atomic
-from live.errors import SwapcamError
-from live.model_info import ModelInfo
-from trainer.checkpoint import load_checkpoint
+from swapcam.export.config import ExportConfig
+from swapcam.export.faces import check_faces, to_input
+from swapcam.export.onnx_graph import graph_from_checkpoint, to_onnx
+from swapcam.export.variants import convert_fp16, quantize_int8
+from swapcam.export.verify import VariantCheck, compare_variant, cpu_engine, max_difference
+from swapcam.core.atomic import write_atomic
+from swapcam.core.errors import SwapcamError
+from swapcam.core.model_info import ModelInfo
+from swapcam.trainer.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ def export_model(config: ExportConfig) -> ExportResult:
         result = replace(result, fp16_path=path, fp16_check=fcheck)
 
     if config.tensorrt:
-        from live.engines.base import EngineConfig, EngineUnavailable
-        from live.engines.tensorrt import build_plan
+        from swapcam.core.engines.base import EngineConfig, EngineUnavailable
+        from swapcam.core.engines.tensorrt import build_plan
 
         try:
             plan = build_plan(out, config.tensorrt, info, EngineConfig())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from export.config import ExportConfig
+from swapcam.export.config import ExportConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.api import export_model
+    from swapcam.export.api import export_model
 
     result = export_model(ExportConfig(
         args.run, args.out, direction=args.direction, faces=args.faces, int8=args.int8,

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from live.align import AlignSpec, align_face
-from live.errors import SwapcamError
+from swapcam.core.align import AlignSpec, align_face
+from swapcam.core.errors import SwapcamError
 
 log = logging.getLogger(__name__)
 
 
 def faceset_faces(root: str | Path, spec: AlignSpec, limit: int) -> np.ndarray:
     """(N, R, R, 3) uint8 RGB faces of a faceset at the model's resolution; its alignment must match the model's."""
-    from trainer.faceset import load_faceset
+    from swapcam.trainer.faceset import load_faceset
 
     arrays = load_faceset(root, spec.size, max_faces=limit)
     if (arrays.spec.coverage, arrays.spec.y_offset, arrays.spec.template_id) != (
@@ -28,9 +28,9 @@ def faceset_faces(root: str | Path, spec: AlignSpec, limit: int) -> np.ndarray:
 
 def portrait_faces(spec: AlignSpec) -> np.ndarray:
     """(4, R, R, 3) uint8: the astronaut and Grace Hopper aligned with ``spec``, and their mirror images."""
-    from live.demo import portraits
-    from live.landmarks import FaceLandmarker, LandmarkerConfig
-    from live.messages import Frame
+    from swapcam.core.portraits import portraits
+    from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+    from swapcam.core.messages import Frame
 
     crops = []
     with FaceLandmarker(LandmarkerConfig(video=False)) as lm:
@@ -53,5 +53,5 @@ def check_faces(source: str | None, spec: AlignSpec, limit: int) -> tuple[np.nda
 
 
 def to_input(faces: np.ndarray) -> np.ndarray:
-    """(N, R, R, 3) uint8 RGB -> (N, 3, R, R) float32 in [0, 1]: the model's input layout (live.model_info)."""
+    """(N, R, R, 3) uint8 RGB -> (N, 3, R, R) float32 in [0, 1]: the model's input layout (swapcam.core.model_info)."""
     return np.ascontiguousarray(faces.transpose(0, 3, 1, 2), dtype=np.float32) * np.float32(1 / 255)

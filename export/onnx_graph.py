@@ -1,4 +1,4 @@
-"""PyTorch checkpoint -> ONNX graph with swapcam's metadata (live.model_info describes the interface)."""
+"""PyTorch checkpoint -> ONNX graph with swapcam's metadata (swapcam.core.model_info describes the interface)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import onnx
 import torch
 from torch import nn
 
-from live.align import AlignSpec
-from live.errors import SwapcamError
-from live.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
-from trainer.model import ModelArgs, SwapAutoencoder, SwapDirection
+from swapcam.core.align import AlignSpec
+from swapcam.core.errors import SwapcamError
+from swapcam.core.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
+from swapcam.trainer.model import ModelArgs, SwapAutoencoder, SwapDirection
 
 
 class ExportGraph(nn.Module):
-    """One swap direction with the interface of live.model_info: RGB and mask as two outputs."""
+    """One swap direction with the interface of swapcam.core.model_info: RGB and mask as two outputs."""
 
     def __init__(self, model: SwapAutoencoder, side: int) -> None:
         super().__init__()

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from export.onnx_graph import set_metadata
-from live.errors import SwapcamError
-from live.model_info import INPUT_NAME, ModelInfo
+from swapcam.export.onnx_graph import set_metadata
+from swapcam.core.errors import SwapcamError
+from swapcam.core.model_info import INPUT_NAME, ModelInfo
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from live.engines.base import EngineConfig
-from live.engines.ort import OrtEngine
-from live.model_info import ModelInfo
+from swapcam.core.engines.base import EngineConfig
+from swapcam.core.engines.ort import OrtEngine
+from swapcam.core.model_info import ModelInfo
 
 
 def cpu_engine(model_bytes: bytes, info: ModelInfo) -> OrtEngine:
@@ -47,7 +47,7 @@ class VariantCheck:
 
 
 def compare_variant(reference: OrtEngine, variant: OrtEngine, x: np.ndarray) -> VariantCheck:
-    from trainer.losses import ssim_map
+    from swapcam.trainer.losses import ssim_map
 
     ref_rgb, ref_mask = run_batches(reference, x)
     rgb, mask = run_batches(variant, x)

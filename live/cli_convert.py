@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from live.cli_live import add_blend_arguments, engine_config, pipeline_config
-from live.stop_signals import stop_on_signals
+from swapcam.live.cli_live import add_blend_arguments, engine_config, swap_settings
+from swapcam.live.stop_signals import stop_on_signals
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,10 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from live.convert import ConvertConfig, convert
+    from swapcam.live.convert import ConvertConfig, convert
 
     config = ConvertConfig(args.model, args.input, args.output, engine=args.engine,
-                           engine_config=engine_config(args), pipeline=pipeline_config(args),
+                           engine_config=engine_config(args), settings=swap_settings(args),
                            provenance=not args.no_provenance, x264_preset=args.x264_preset,
                            crf=args.crf)  # fmt: skip
     with stop_on_signals() as stop:

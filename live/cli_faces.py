@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from live.align import AlignSpec
-from live.face_report import ReportConfig, largest_face, report
-from live.mask import MaskConfig
-from live.media_io import load_image
+from swapcam.core.align import AlignSpec
+from swapcam.live.face_report import ReportConfig, largest_face, report
+from swapcam.core.mask import MaskConfig
+from swapcam.core.media_io import load_image
 
 _ALIGN, _MASK = AlignSpec(), MaskConfig()  # defaults (slots dataclasses keep no class-level defaults)
 

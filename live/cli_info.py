@@ -10,7 +10,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from live.model_info import read_model_info
+    from swapcam.core.model_info import read_model_info
 
     info = read_model_info(args.model)
     a = info.align

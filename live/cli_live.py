@@ -5,34 +5,34 @@ from __future__ import annotations
 import argparse
 import sys
 
-from live.blend import BlendConfig
-from live.color import ColorConfig
-from live.composite import CompositeConfig
-from live.engines import ENGINE_CHOICES, EngineConfig
-from live.mask import MaskConfig
-from live.pipeline import PipelineConfig
-from live.runner import LiveConfig
-from live.sinks import SinkOptions
-from live.sources import SourceConfig
-from live.stop_signals import stop_on_signals
-from live.swapper import SwapConfig
+from swapcam.core.engines import ENGINE_CHOICES, EngineConfig
+from swapcam.live.runner import LiveConfig
+from swapcam.live.settings import RANGES, SwapSettings
+from swapcam.live.sinks import SinkOptions
+from swapcam.live.sources import SourceConfig
+from swapcam.live.stop_signals import stop_on_signals
 
 
 def add_blend_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared with `swapcam convert`: which faces, the mask and the colour match, the engine."""
-    m, c, b = MaskConfig(), ColorConfig(), BlendConfig()
+    d = SwapSettings()
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                    help="inference engine (default: auto, the fastest that runs here)")  # fmt: skip
     p.add_argument("--threads", type=int, help="CPU engine threads (default: all cores)")
     p.add_argument("--plan", metavar="ENGINE.plan",
                    help="tensorrt engine: this plan from `swapcam export --tensorrt` instead of its cache")  # fmt: skip
     p.add_argument("--faces", choices=("largest", "all"), default="largest", help="faces to swap (default: largest)")
-    p.add_argument("--erode", type=float, default=m.erode, help=f"mask erosion, face widths (default: {m.erode})")
-    p.add_argument("--feather", type=float, default=m.feather,
-                   help=f"mask edge softness, face widths (default: {m.feather})")  # fmt: skip
-    p.add_argument("--color", choices=("rct", "lct", "none"), default=c.mode,
-                   help=f"colour transfer onto the face it replaces (default: {c.mode})")  # fmt: skip
-    p.add_argument("--opacity", type=float, default=b.opacity, help=f"0..1 (default: {b.opacity})")
+    lo, hi = RANGES["erode"]
+    p.add_argument("--erode", type=float, default=d.erode,
+                   help=f"shrink the face mask by this fraction of the face width, {lo}..{hi}; negative grows it "
+                   f"(default: {d.erode})")  # fmt: skip
+    lo, hi = RANGES["feather"]
+    p.add_argument("--feather", type=float, default=d.feather,
+                   help=f"mask edge softness: Gaussian sigma as a fraction of the face width, {lo}..{hi} "
+                   f"(default: {d.feather})")  # fmt: skip
+    p.add_argument("--color", choices=("rct", "lct", "none"), default=d.color,
+                   help=f"colour transfer onto the face it replaces (default: {d.color})")  # fmt: skip
+    p.add_argument("--opacity", type=float, default=d.opacity, help=f"0..1 (default: {d.opacity})")
     p.add_argument("--no-provenance", action="store_true",
                    help="do not mark written files and streams as synthetic (on by default)")  # fmt: skip
 
@@ -41,10 +41,10 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(threads=args.threads, plan=args.plan)
 
 
-def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    composite = CompositeConfig(MaskConfig(erode=args.erode, feather=args.feather), ColorConfig(mode=args.color),
-                                BlendConfig(opacity=args.opacity))  # fmt: skip
-    return PipelineConfig(swap=SwapConfig(faces=args.faces, composite=composite))
+def swap_settings(args: argparse.Namespace) -> SwapSettings:
+    """The flags as validated settings: an out-of-range value ends the command with one line."""
+    return SwapSettings(faces=args.faces, erode=args.erode, feather=args.feather, color=args.color,
+                        opacity=args.opacity)  # fmt: skip
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -68,14 +68,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from live.runner import run_live
+    from swapcam.live.runner import run_live
 
     config = LiveConfig(
         model=args.model, source=args.source, sinks=tuple(args.sink), engine=args.engine,
         engine_config=engine_config(args),
         source_config=SourceConfig(width=args.width, height=args.height, fps=args.fps, mjpg=not args.no_mjpg,
                                    loop=args.loop),
-        pipeline=pipeline_config(args),
+        settings=swap_settings(args),
         sink_options=SinkOptions(provenance=not args.no_provenance, vcam_backend=args.vcam_backend,
                                  vcam_device=args.vcam_device),
         max_frames=args.max_frames, stats_json=args.stats_json,

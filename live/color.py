@@ -16,7 +16,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from live.errors import SwapcamError
+from swapcam.core.errors import SwapcamError
 
 Mode = Literal["rct", "lct", "none"]
 MODES: tuple[str, ...] = ("rct", "lct", "none")

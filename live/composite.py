@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from live.align import AlignSpec, align_face
-from live.blend import BlendConfig, Blender, Roi
-from live.color import ColorConfig, ColorTransfer
-from live.errors import SwapcamError
-from live.mask import MaskConfig, crop_mask
-from live.messages import AlignedFace, Face
+from swapcam.core.align import AlignSpec, align_face
+from swapcam.live.blend import BlendConfig, Blender, Roi
+from swapcam.live.color import ColorConfig, ColorTransfer
+from swapcam.core.errors import SwapcamError
+from swapcam.core.mask import MaskConfig, crop_mask
+from swapcam.core.messages import AlignedFace, Face
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from live.engines import EngineConfig, open_engine
-from live.errors import SwapcamError
-from live.messages import Frame
-from live.model_info import read_model_info
-from live.pipeline import FramePipeline, PipelineConfig
-from live.progress import progress
-from live.sinks.av_out import open_output
-from live.telemetry import Telemetry
+from swapcam.core.engines import EngineConfig
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Frame
+from swapcam.core.model_info import read_model_info
+from swapcam.live.faceswap import FaceSwap
+from swapcam.live.settings import SwapSettings
+from swapcam.core.progress import progress
+from swapcam.live.sinks.av_out import open_output
+from swapcam.live.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class ConvertConfig:
     output: str
     engine: str = "auto"
     engine_config: EngineConfig = field(default_factory=EngineConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    settings: SwapSettings = field(default_factory=SwapSettings)
     provenance: bool = True
     progress: bool = True
     x264_preset: str = "veryfast"  # ultrafast .. veryslow: speed against file size
@@ -116,8 +117,8 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
         rate = vin.average_rate or vin.guessed_rate or Fraction(30)
         width, height = vin.codec_context.width, vin.codec_context.height
         total = vin.frames or None
-        engine = stack.enter_context(open_engine(config.model, config.engine, config.engine_config, info))
-        pipeline = stack.enter_context(FramePipeline(engine, config.pipeline, tel))
+        swap = stack.enter_context(FaceSwap(config.model, config.engine, settings=config.settings,
+                                            engine_config=config.engine_config, telemetry=tel))  # fmt: skip
         out, vout = open_output(config.output, width, height, rate, live=False, provenance=config.provenance,
                                 model=Path(config.model).name, time_base=vin.time_base, preset=config.x264_preset,
                                 crf=config.crf)  # fmt: skip
@@ -155,7 +156,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                         t = float(vf.pts * vf.time_base) if vf.pts is not None else index / float(rate)
                         frame = Frame(vf.to_ndarray(format="rgb24"), index, t)
                         # landmarks run here, a frame ahead of align/infer/blend on the main thread
-                        _put(decoded, ("video", frame, vf.pts, pipeline.find(frame)), halt)
+                        _put(decoded, ("video", frame, vf.pts, swap.find(frame)), halt)
                         index += 1
             except av.FFmpegError as exc:
                 raise SwapcamError(f"cannot read video {src}: {exc.strerror or exc}") from exc
@@ -213,7 +214,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                 if item is _END:
                     break
                 if item[0] == "video":
-                    pipeline.swap(item[1], item[3])
+                    swap.process(item[1], item[3])
                     if bar is not None:
                         next(bar)
                 _put(processed, item, halt, writer)  # a writer that died (disk full, say) cannot block us

@@ -9,14 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.align import AlignSpec, align_face
-from live.composite import CompositeConfig, FacePaster
-from live.errors import SwapcamError
-from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.mask import FACE_OVAL, MaskConfig, crop_mask
-from live.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video, write_image
-from live.messages import AlignedFace, Face, Frame
-from live.progress import progress
+from swapcam.core.align import AlignSpec, align_face
+from swapcam.live.composite import CompositeConfig, FacePaster
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+from swapcam.core.mask import FACE_OVAL, MaskConfig, crop_mask
+from swapcam.core.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video, write_image
+from swapcam.core.messages import AlignedFace, Face, Frame
+from swapcam.core.progress import progress
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from live.engines.base import Engine
-from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.messages import Face, Frame
-from live.swapper import FaceSwapper, SwapConfig
-from live.telemetry import Telemetry
+from swapcam.core.engines.base import Engine
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+from swapcam.core.messages import Face, Frame
+from swapcam.live.swapper import FaceSwapper, SwapConfig
+from swapcam.live.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,23 @@ class FramePipeline:
         self.config = config
         self.telemetry = telemetry or Telemetry()
         self.swapper = FaceSwapper(engine, config.swap)
-        tracked = 2 if config.swap.faces == "largest" else config.swap.max_faces  # 2: pick the larger of two
-        self.landmarker = FaceLandmarker(replace(config.landmarks, max_faces=tracked))
+        self.landmarker = FaceLandmarker(replace(config.landmarks, max_faces=self._tracked(config.swap)))
         self.enabled = True  # the preview's `s` key turns the swap off and on
+        self.last_ms: dict[str, float] = {}  # the last frame's stage times, ms
+
+    @staticmethod
+    def _tracked(swap: SwapConfig) -> int:
+        return 2 if swap.faces == "largest" else swap.max_faces  # 2: pick the larger of two
+
+    def reconfigure(self, swap: SwapConfig) -> None:
+        """Applies new swap settings between two frames; the landmarker is reopened only when the number of faces
+        it must track changes."""
+        if self._tracked(swap) != self._tracked(self.swapper.config):
+            old = self.landmarker
+            self.landmarker = FaceLandmarker(replace(self.config.landmarks, max_faces=self._tracked(swap)))
+            old.close()
+        self.swapper.reconfigure(swap)
+        self.config = replace(self.config, swap=swap)
 
     def __call__(self, frame: Frame) -> int:
         """Swaps the faces of ``frame`` in place; returns how many were swapped."""
@@ -41,7 +55,9 @@ class FramePipeline:
         """The landmark stage alone (offline convert runs it on its decode thread, ahead of ``swap``)."""
         t0 = time.perf_counter()
         faces = self.landmarker(frame)
-        self.telemetry.stage("landmarks", time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self.telemetry.stage("landmarks", seconds)
+        self.last_ms = {"landmarks": seconds * 1e3}
         return faces
 
     def swap(self, frame: Frame, faces: tuple[Face, ...]) -> int:
@@ -60,6 +76,7 @@ class FramePipeline:
         tel.stage("align", t2 - t1)
         tel.stage("infer", t3 - t2)
         tel.stage("composite", t4 - t3)
+        self.last_ms.update(align=(t2 - t1) * 1e3, infer=(t3 - t2) * 1e3, composite=(t4 - t3) * 1e3)
         tel.processed(len(batch))
         return len(batch)
 

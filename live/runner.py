@@ -20,16 +20,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from live.atomic import write_atomic
-from live.engines import EngineConfig, open_engine
-from live.errors import SwapcamError
-from live.messages import Frame
-from live.model_info import read_model_info
-from live.pipeline import FramePipeline, PipelineConfig
-from live.sinks import SinkOptions, open_sink, sink_kind
-from live.slot import Closed, LatestSlot
-from live.sources import SourceConfig, open_source
-from live.telemetry import Telemetry
+from swapcam.core.atomic import write_atomic
+from swapcam.core.engines import EngineConfig
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Frame
+from swapcam.core.model_info import read_model_info
+from swapcam.live.faceswap import FaceSwap
+from swapcam.live.settings import SwapSettings
+from swapcam.live.sinks import SinkOptions, open_sink, sink_kind
+from swapcam.live.slot import Closed, LatestSlot
+from swapcam.live.sources import SourceConfig, open_source
+from swapcam.live.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class LiveConfig:
     engine: str = "auto"
     engine_config: EngineConfig = field(default_factory=EngineConfig)
     source_config: SourceConfig = field(default_factory=SourceConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    settings: SwapSettings = field(default_factory=SwapSettings)
     sink_options: SinkOptions = field(default_factory=SinkOptions)
     max_frames: int | None = None  # stop after this many processed frames
     stats_json: str | None = None
@@ -98,15 +99,15 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
     if options.model is None:
         options = SinkOptions(options.provenance, Path(config.model).name, options.vcam_backend, options.vcam_device)
     with contextlib.ExitStack() as stack:
-        engine = stack.enter_context(open_engine(config.model, config.engine, config.engine_config, info))
+        swap = stack.enter_context(FaceSwap(config.model, config.engine, settings=config.settings,
+                                            engine_config=config.engine_config, telemetry=tel))  # fmt: skip
         source = stack.enter_context(open_source(config.source, config.source_config))
-        pipeline = stack.enter_context(FramePipeline(engine, config.pipeline, tel))
 
         def on_key(key: str) -> None:
             if key == "quit":
                 stop.set()
             elif key == "toggle":
-                pipeline.enabled = not pipeline.enabled
+                swap.update(enabled=not swap.settings.enabled)
 
         capture = LatestSlot[Frame]()
 
@@ -116,7 +117,7 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
         sinks = [stack.enter_context(open_sink(spec, source.width, source.height, source.fps, options,
                                                status=status, on_key=on_key))  # fmt: skip
                  for spec in config.sinks]
-        log.info("live: %s -> %s, engine %s, %s", source.name, ", ".join(s.name for s in sinks), engine.name,
+        log.info("live: %s -> %s, engine %s, %s", source.name, ", ".join(s.name for s in sinks), swap.engine,
                  f"{info.source} -> {info.target}")  # fmt: skip
         sink_slots = [LatestSlot[Frame]() for _ in sinks]
         workers = [threading.Thread(target=_sink_worker, args=(s, q, tel, i == 0), name=f"sink-{i}", daemon=True)
@@ -136,7 +137,7 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
                     break
                 if frame is None:
                     continue
-                pipeline(frame)
+                swap.process(frame)
                 for q in sink_slots:
                     q.put(frame)
                 if config.max_frames and tel.counters["frames_processed"] >= config.max_frames:
@@ -155,7 +156,7 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
         for q in sink_slots:
             q.raise_if_failed()
         drops = {f"dropped_sink {s.name}": q.dropped for s, q in zip(sinks, sink_slots)}
-        stats = tel.summary({"dropped_capture": capture.dropped, **drops, "engine": engine.name,
+        stats = tel.summary({"dropped_capture": capture.dropped, **drops, "engine": swap.engine,
                              "source": source.name, "sinks": [s.name for s in sinks],
                              "frames_written": {s.name: s.frames for s in sinks}})  # fmt: skip
     if config.stats_json:

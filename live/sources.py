@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from live.errors import SwapcamError
-from live.media_io import IMAGE_SUFFIXES, load_image
-from live.messages import Frame
+from swapcam.core.errors import SwapcamError
+from swapcam.core.media_io import IMAGE_SUFFIXES, load_image
+from swapcam.core.messages import Frame
 
 log = logging.getLogger(__name__)
 

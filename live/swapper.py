@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from live.align import align_face
-from live.composite import CompositeConfig, FaceCompositor
-from live.engines.base import Engine
-from live.messages import AlignedFace, Face
+from swapcam.core.align import align_face
+from swapcam.live.composite import CompositeConfig, FaceCompositor
+from swapcam.core.engines.base import Engine
+from swapcam.core.messages import AlignedFace, Face
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,24 @@ def face_area(face: Face) -> float:
 class FaceSwapper:
     def __init__(self, engine: Engine, config: SwapConfig = SwapConfig()) -> None:
         self.engine = engine
-        self.config = config
         self.spec = engine.info.align
-        r, n = self.spec.size, config.max_faces
-        self._crops = np.empty((n, r, r, 3), np.uint8)  # aligned input crops, RGB
-        self._tensor = np.empty((n, 3, r, r), np.float32)  # the engine's input
+        r = self.spec.size
         self._hwc = np.empty((r, r, 3), np.float32)  # one swapped face, HWC, 0..255
         self._face = np.empty((r, r, 3), np.uint8)
         self._mask = np.empty((r, r), np.uint8)
-        self._compositor = FaceCompositor(r, config.composite)
+        self._crops = np.empty((0, r, r, 3), np.uint8)
+        self.reconfigure(config)
         self._tensor[:1] = 0.5
         engine.run(self._tensor[:1])  # the first run sizes ONNX Runtime's buffers: not on the first real frame
+
+    def reconfigure(self, config: SwapConfig) -> None:
+        """New settings from the next frame on: the compositor is rebuilt (cheap), the engine is kept."""
+        r, n = self.spec.size, config.max_faces
+        if len(self._crops) < n:
+            self._crops = np.empty((n, r, r, 3), np.uint8)  # aligned input crops, RGB
+            self._tensor = np.empty((n, 3, r, r), np.float32)  # the engine's input
+        self.config = config
+        self._compositor = FaceCompositor(r, config.composite)
 
     def select(self, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         if self.config.faces == "largest" and len(faces) > 1:

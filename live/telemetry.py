@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 
-from live.timing import percentiles
+from swapcam.core.timing import percentiles
 
 
 class Telemetry:

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live import __version__
-from live.errors import SwapcamError
+from swapcam import __version__
+from swapcam.core.errors import SwapcamError
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ def write_clip(path: str | Path, camera: VirtualCamera, *, source: str, provenan
     (tag ``swapcam_camera``) so a later run can tell whether it may reuse the clip."""
     import av
 
-    from live.sinks.av_out import open_output
+    from swapcam.live.sinks.av_out import open_output
 
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.part{path.suffix}")  # same suffix: it picks the muxer

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.messages import Frame
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+from swapcam.core.messages import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SWAPCAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -36,7 +36,7 @@ def hopper() -> np.ndarray:
     """(600, 512, 3) uint8 RGB: Grace Hopper, public domain, shipped inside matplotlib."""
     import matplotlib
 
-    from live.media_io import load_image
+    from swapcam.core.media_io import load_image
 
     return load_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
 
@@ -56,7 +56,7 @@ def detect(image_landmarker):
 @pytest.fixture(scope="session")
 def person_a_raw():
     """Video-mode landmarks of every frame of clips/person_a.mp4, unsmoothed: (times, faces-per-frame)."""
-    from live.media_io import read_video
+    from swapcam.core.media_io import read_video
 
     path = shared("clips/person_a.mp4")
     times, faces = [], []
@@ -70,7 +70,7 @@ def person_a_raw():
 @pytest.fixture(scope="session")
 def facesets(tmp_path_factory):
     """Two small real facesets: every 10th frame of clips/person_a.mp4, every 5th of clips/person_b.mp4."""
-    from trainer.extract import ExtractConfig, Extractor
+    from swapcam.trainer.extract import ExtractConfig, Extractor
 
     root = tmp_path_factory.mktemp("facesets")
     Extractor(root / "a", ExtractConfig(every=10)).run([str(shared("clips/person_a.mp4"))])
@@ -82,7 +82,7 @@ def facesets(tmp_path_factory):
 def tiny_run(facesets, tmp_path_factory):
     """A run folder holding a `tiny` model trained for 150 steps on the real facesets (about ten seconds), held-out
     SSIM measured every 5 steps; the training tests check it and export, convert and live run its model."""
-    from trainer.train import TrainConfig, main
+    from swapcam.trainer.train import TrainConfig, main
 
     run = tmp_path_factory.mktemp("tiny_run") / "run"
     a, b = facesets
@@ -94,8 +94,8 @@ def tiny_run(facesets, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model(tiny_run, tmp_path_factory):
     """The tiny run exported to ONNX (parity-checked): the model file the live loop and convert run."""
-    from export.api import export_model
-    from export.config import ExportConfig
+    from swapcam.export.api import export_model
+    from swapcam.export.config import ExportConfig
 
     out = tmp_path_factory.mktemp("tiny_model") / "tiny.onnx"
     return export_model(ExportConfig(str(tiny_run), str(out))).path

@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from trainer.train import TrainConfig, main
+from swapcam.trainer.train import TrainConfig, main
 
 if __name__ == "__main__":
     fa, fb, run, out = sys.argv[1:5]

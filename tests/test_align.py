@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.align import AlignSpec, align_face, alignment_matrix, invert_affine, similarity_umeyama, transform_points
-from live.errors import SwapcamError
-from live.landmarks import eye_centres, interocular
-from live.template import ALIGN_POINTS, MIDLINE_POINTS, MIRROR_PAIRS, TEMPLATE_ID, template_points
-from live.template_fit import normalise, procrustes_mean
+from swapcam.core.align import AlignSpec, align_face, alignment_matrix, invert_affine, similarity_umeyama, transform_points
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import eye_centres, interocular
+from swapcam.core.template import ALIGN_POINTS, MIDLINE_POINTS, MIRROR_PAIRS, TEMPLATE_ID, template_points
+from swapcam.core.template_fit import normalise, procrustes_mean
 
 
 def test_umeyama_recovers_a_known_similarity():

@@ -6,12 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from live.align import AlignSpec, align_face
-from live.blend import BlendConfig, Blender, paste_roi
-from live.color import ColorConfig, ColorTransfer, masked_lab_stats
-from live.composite import CompositeConfig, FaceCompositor, FacePaster
-from live.errors import SwapcamError
-from live.mask import FACE_OVAL, MaskConfig, crop_mask, face_size, frame_mask, oval
+from swapcam.core.align import AlignSpec, align_face
+from swapcam.live.blend import BlendConfig, Blender, paste_roi
+from swapcam.live.color import ColorConfig, ColorTransfer, masked_lab_stats
+from swapcam.live.composite import CompositeConfig, FaceCompositor, FacePaster
+from swapcam.core.errors import SwapcamError
+from swapcam.core.mask import FACE_OVAL, MaskConfig, crop_mask, face_size, frame_mask, oval
 
 SPEC = AlignSpec(size=128)
 

@@ -8,15 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from live import __version__
-from live.cli import main
-from live.media_io import write_image
-from live.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, read_png_text
+from swapcam import __version__
+from swapcam.cli import main
+from swapcam.core.media_io import write_image
+from swapcam.core.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, read_png_text
 
 
 def _swapcam(*args: str) -> subprocess.CompletedProcess:
     """Runs the installed console script, as a user would."""
-    exe = [sys.executable, "-c", "import sys; from live.cli import main; sys.exit(main())"]
+    exe = [sys.executable, "-c", "import sys; from swapcam.cli import main; sys.exit(main())"]
     return subprocess.run([*exe, *args], capture_output=True, text=True, timeout=120)
 
 
@@ -88,7 +88,7 @@ def test_faces_writes_crops_and_a_pasted_image_with_provenance(tmp_path, astrona
     out = tmp_path / "out"
     assert main(["faces", str(a), "-o", str(out), "--paste", str(h), "--size", "128"]) == 0
     assert "1 face(s)" in capsys.readouterr().out
-    from live.media_io import load_image
+    from swapcam.core.media_io import load_image
 
     assert load_image(out / "astronaut_face0_aligned.png").shape == (128, 128, 3)
     pasted = (out / "astronaut_pasted.png").read_bytes()

@@ -9,12 +9,12 @@ import av
 import numpy as np
 import pytest
 
-from live import demo
-from live.errors import SwapcamError
-from live.media_io import load_image
-from live.model_info import read_model_info
-from live.provenance import PNG_KEYWORD, read_png_text
-from live.virtual_camera import CameraConfig, VirtualCamera, write_clip
+from swapcam import demo
+from swapcam.core.errors import SwapcamError
+from swapcam.core.media_io import load_image
+from swapcam.core.model_info import read_model_info
+from swapcam.core.provenance import PNG_KEYWORD, read_png_text
+from swapcam.live.virtual_camera import CameraConfig, VirtualCamera, write_clip
 
 FRAMES, SIZE, STEPS = 32, 256, 30
 
@@ -30,7 +30,7 @@ def _face_rate(frames, detect) -> float:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """``python -m live.demo`` with tiny settings: (exit code, output folder, what it printed)."""
+    """``python -m swapcam.demo`` with tiny settings: (exit code, output folder, what it printed)."""
     out = tmp_path_factory.mktemp("demo")
     printed = io.StringIO()
     # One thread: torch with one thread per core slows to a crawl when another job holds the cores.

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluate.api import EvalConfig, evaluate
-from evaluate.geometry import HEAD_MODEL, camera_matrix, mouth_opening, outside_face, solve_pose
-from live.cli import main as cli
-from live.errors import SwapcamError
-from live.media_io import write_image
+from swapcam.evaluate.api import EvalConfig, evaluate
+from swapcam.evaluate.geometry import HEAD_MODEL, camera_matrix, mouth_opening, outside_face, solve_pose
+from swapcam.cli import main as cli
+from swapcam.core.errors import SwapcamError
+from swapcam.core.media_io import write_image
 from tests.conftest import make_clip, shared
 
 # `make install` brings the eval extra; a bare `pip install -e .` does not.
@@ -55,12 +55,12 @@ def test_output_equal_to_input_scores_no_swap_and_no_error(portrait_clip):
 
 
 def test_pnp_recovers_a_known_rotation_with_live_pose_conventions():
-    """The head model turned by known angles and projected: solve_pose reads them back, with live.pose's signs
+    """The head model turned by known angles and projected: solve_pose reads them back, with swapcam.core.pose's signs
     (yaw > 0: nose towards the image's right; pitch > 0: looking up; roll > 0: clockwise)."""
     camera = camera_matrix(640, 480)
     model = np.array(list(HEAD_MODEL.values()))
     for yaw, pitch, roll in [(0, 0, 0), (20, 0, 0), (0, 15, 0), (0, 0, 10), (-25, -10, 5)]:
-        # yaw > 0 in live.pose turns the nose (nearer the camera, z < 0) towards +x: a rotation by -yaw about y.
+        # yaw > 0 in swapcam.core.pose turns the nose (nearer the camera, z < 0) towards +x: a rotation by -yaw about y.
         rvec = np.radians([0.0, -yaw, 0.0])
         r_y, _ = cv2.Rodrigues(rvec)
         r_x, _ = cv2.Rodrigues(np.radians([-pitch, 0.0, 0.0]))

@@ -10,16 +10,16 @@ import onnx
 import pytest
 import torch
 
-from export.api import export_model, variant_path
-from export.config import ExportConfig
-from export.faces import faceset_faces, to_input
-from export.onnx_graph import graph_from_checkpoint
-from live.cli import main as cli
-from live.engines import EngineConfig, open_engine
-from live.errors import SwapcamError
-from live.model_info import MODEL_FORMAT, read_model_info
-from live.provenance import SYNTHETIC_NOTE
-from trainer.checkpoint import load_checkpoint
+from swapcam.export.api import export_model, variant_path
+from swapcam.export.config import ExportConfig
+from swapcam.export.faces import faceset_faces, to_input
+from swapcam.export.onnx_graph import graph_from_checkpoint
+from swapcam.cli import main as cli
+from swapcam.core.engines import EngineConfig, open_engine
+from swapcam.core.errors import SwapcamError
+from swapcam.core.model_info import MODEL_FORMAT, read_model_info
+from swapcam.core.provenance import SYNTHETIC_NOTE
+from swapcam.trainer.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_a_tensorrt_plan_is_refused_on_another_version_gpu_or_model(exported, tm
     import hashlib
     import json
 
-    from live.engines.tensorrt import plan_mismatch
+    from swapcam.core.engines.tensorrt import plan_mismatch
 
     plan = tmp_path / "m.plan"
     plan.write_bytes(b"plan bytes")

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from live.errors import SwapcamError
-from live.landmarks import eye_centres
-from live.media_io import write_image
-from live.template import ALIGN_POINTS
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import eye_centres
+from swapcam.core.media_io import write_image
+from swapcam.core.template import ALIGN_POINTS
 from tests.conftest import shared
-from trainer.extract import STORAGE_SPEC, ExtractConfig, Extractor
-from trainer.faceset import FacesetStore, load_faceset
+from swapcam.trainer.extract import STORAGE_SPEC, ExtractConfig, Extractor
+from swapcam.trainer.faceset import FacesetStore, load_faceset
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from live.landmarks import NUM_LANDMARKS, FaceLandmarker, LandmarkerConfig, eye_centres, interocular
-from live.media_io import load_image
-from live.messages import Frame
+from swapcam.core.landmarks import NUM_LANDMARKS, FaceLandmarker, LandmarkerConfig, eye_centres, interocular
+from swapcam.core.media_io import load_image
+from swapcam.core.messages import Frame
 from tests.conftest import shared
 
 
@@ -88,7 +88,7 @@ def test_two_moving_faces_keep_their_track_ids(astronaut, hopper):
 def test_fast_protobuf_reader_agrees_with_the_slow_one(astronaut):
     from mediapipe.framework.formats import landmark_pb2
 
-    from live.landmarks import _mesh_points
+    from swapcam.core.landmarks import _mesh_points
 
     rng = np.random.default_rng(3)
     msg = landmark_pb2.NormalizedLandmarkList()

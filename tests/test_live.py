@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import pyvirtualcam
 
-from live.cli import main as cli
-from live.convert import ConvertConfig, convert
-from live.runner import LiveConfig, run_live
-from live.sinks import SinkOptions
+from swapcam.cli import main as cli
+from swapcam.live.convert import ConvertConfig, convert
+from swapcam.live.runner import LiveConfig, run_live
+from swapcam.live.sinks import SinkOptions
 from tests.conftest import ROOT, make_clip, shared
 
 
@@ -222,7 +222,7 @@ def test_bad_inputs_get_one_clear_line(tiny_model, tmp_path, capsys, monkeypatch
 def test_sigint_during_a_file_sink_leaves_a_playable_file(tiny_model, tmp_path):
     out = tmp_path / "interrupted.mp4"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "live.cli", "live", "--model", str(tiny_model), "--source",
+        [sys.executable, "-m", "swapcam.cli", "live", "--model", str(tiny_model), "--source",
          str(shared("clips/person_a.mp4")), "--sink", str(out), "--stats-json", str(tmp_path / "s.json")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -244,15 +244,14 @@ def test_sigint_during_a_file_sink_leaves_a_playable_file(tiny_model, tmp_path):
 
 @pytest.mark.parametrize("which, per_frame", [("largest", 1), ("all", 2)])
 def test_a_still_source_with_two_people_swaps_the_faces_asked_for(tiny_model, tmp_path, detect, which, per_frame):
-    from live.pipeline import PipelineConfig
-    from live.swapper import SwapConfig
+    from swapcam.live.settings import SwapSettings
 
     still = shared("images/two_people.jpg")
     out = tmp_path / f"{which}.mkv"
     stats = run_live(LiveConfig(str(tiny_model), str(still), (str(out),), max_frames=12, status=False,
-                                pipeline=PipelineConfig(swap=SwapConfig(faces=which))))  # fmt: skip
+                                settings=SwapSettings(faces=which)))  # fmt: skip
     assert stats["faces"] == per_frame * stats["frames_processed"]
-    from live.media_io import load_image
+    from swapcam.core.media_io import load_image
 
     original = load_image(still)
     last = _decode(out)[-1]

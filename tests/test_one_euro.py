@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.landmarks import interocular
-from live.one_euro import OneEuroConfig, OneEuroFilter
+from swapcam.core.landmarks import interocular
+from swapcam.core.one_euro import OneEuroConfig, OneEuroFilter
 
 FPS = 30
 

@@ -3,8 +3,8 @@
 import cv2
 import numpy as np
 
-from live.media_io import load_image, write_image
-from live.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, add_png_text, provenance_tags, read_png_text
+from swapcam.core.media_io import load_image, write_image
+from swapcam.core.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, add_png_text, provenance_tags, read_png_text
 
 
 def test_png_text_chunk_is_valid_and_readable(tmp_path):

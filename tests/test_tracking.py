@@ -1,6 +1,6 @@
 """Track ids: matching by overlap, surviving short misses, new ids after a real loss."""
 
-from live.tracking import TrackMatcher, box_iou
+from swapcam.core.tracking import TrackMatcher, box_iou
 
 
 def test_iou():

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from live.errors import SwapcamError
-from live.provenance import PNG_KEYWORD, read_png_text
+from swapcam.core.errors import SwapcamError
+from swapcam.core.provenance import PNG_KEYWORD, read_png_text
 from tests.conftest import ROOT
-from trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
-from trainer.extract import ExtractConfig, Extractor
-from trainer.model import PRESETS, ModelArgs, SwapAutoencoder
-from trainer.train import TrainConfig, evaluate, main
+from swapcam.trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from swapcam.trainer.extract import ExtractConfig, Extractor
+from swapcam.trainer.model import PRESETS, ModelArgs, SwapAutoencoder
+from swapcam.trainer.train import TrainConfig, evaluate, main
 
 TINY = dict(preset="tiny", batch_size=4, max_faces=48, eval_every=5, preview_every=1000)
 
@@ -85,7 +85,7 @@ def test_torchrun_with_two_processes_keeps_both_ranks_identical(facesets, tmp_pa
 
 
 def _train_cli(*args: str) -> subprocess.Popen:
-    code = "import sys; from live.cli import main; sys.exit(main())"
+    code = "import sys; from swapcam.cli import main; sys.exit(main())"
     return subprocess.Popen([sys.executable, "-c", code, "train", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
@@ -135,7 +135,7 @@ def test_kill_9_loses_at_most_one_checkpoint_interval(facesets, tmp_path):
 def test_bad_inputs_give_one_clear_line(facesets, tmp_path):
     a, b = facesets
     empty = tmp_path / "empty_fs"
-    from live.media_io import write_image
+    from swapcam.core.media_io import write_image
 
     write_image(tmp_path / "wall.png", np.full((100, 100, 3), 90, np.uint8), synthetic=False)
     Extractor(empty, ExtractConfig()).run([str(tmp_path / "wall.png")])
@@ -160,7 +160,7 @@ def test_an_existing_run_needs_resume(facesets, tmp_path):
 
 
 def test_evaluate_reports_ssim_of_a_perfect_model_as_one(facesets):
-    from trainer.data import load_side
+    from swapcam.trainer.data import load_side
 
     a, _ = facesets
     side, _ = load_side(a, 64, holdout=0.1, seed=0, max_faces=20)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from live.errors import SwapcamError
+from swapcam.core.errors import SwapcamError
 
 log = logging.getLogger(__name__)
 

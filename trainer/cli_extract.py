@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainer.extract import ExtractConfig, Extractor
+from swapcam.trainer.extract import ExtractConfig, Extractor
 
 _D = ExtractConfig()
 

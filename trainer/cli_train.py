@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from trainer.model import PRESETS
-from trainer.train import TrainConfig, main
+from swapcam.trainer.model import PRESETS
+from swapcam.trainer.train import TrainConfig, main
 
 _D = TrainConfig("", "", "")
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from live.align import AlignSpec
-from live.errors import SwapcamError
-from trainer.faceset import load_faceset
-from trainer.losses import region_map
+from swapcam.core.align import AlignSpec
+from swapcam.core.errors import SwapcamError
+from swapcam.trainer.faceset import load_faceset
+from swapcam.trainer.losses import region_map
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Side:
     name: str
     images: torch.Tensor  # (N, 3, R, R) uint8 RGB
     masks: torch.Tensor  # (N, 1, R, R) uint8
-    regions: torch.Tensor  # (N, 1, R, R) uint8 region codes (trainer.losses)
+    regions: torch.Tensor  # (N, 1, R, R) uint8 region codes (swapcam.trainer.losses)
     train_idx: torch.Tensor  # (T,) int64 indices used for training
     holdout_idx: torch.Tensor  # (H,) int64 indices never trained on (SSIM, previews)
 

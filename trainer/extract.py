@@ -1,6 +1,6 @@
 """``swapcam extract``: footage -> a faceset of aligned faces, using the live loop's own face core.
 
-Every face goes through ``live.landmarks`` and ``live.align`` exactly as the live loop will see it; faces that are
+Every face goes through ``swapcam.core.landmarks`` and ``swapcam.core.align`` exactly as the live loop will see it; faces that are
 too small, blurred, or near-copies of the previous kept face of their track are rejected and counted by reason.
 """
 
@@ -15,15 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.align import AlignSpec, align_face
-from live.errors import SwapcamError
-from live.landmarks import FaceLandmarker, LandmarkerConfig
-from live.mask import MaskConfig, crop_mask, face_size
-from live.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video
-from live.messages import Frame
-from live.pose import head_pose
-from live.progress import progress
-from trainer.faceset import FaceRecord, FacesetStore
+from swapcam.core.align import AlignSpec, align_face
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+from swapcam.core.mask import MaskConfig, crop_mask, face_size
+from swapcam.core.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video
+from swapcam.core.messages import Frame
+from swapcam.core.pose import head_pose
+from swapcam.core.progress import progress
+from swapcam.trainer.faceset import FaceRecord, FacesetStore
 
 log = logging.getLogger(__name__)
 

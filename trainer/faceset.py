@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.align import AlignSpec
-from live.atomic import write_atomic
-from live.errors import SwapcamError
+from swapcam.core.align import AlignSpec
+from swapcam.core.atomic import write_atomic
+from swapcam.core.errors import SwapcamError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class FaceRecord:
     track: int  # track id within the source
     landmarks: np.ndarray  # (478, 2) float32, crop pixels at the storage size
     sharpness: float  # variance of the Laplacian inside the mask, at the storage size
-    yaw: float  # degrees, see live.pose
+    yaw: float  # degrees, see swapcam.core.pose
     pitch: float
     roll: float
     face_px: float  # face size (square root of the oval's area) in source pixels

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live.errors import SwapcamError
-from live.media_io import write_image
-from trainer.augment import color_jitter, match_colors, random_affine, random_warp
-from trainer.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from trainer.data import Side, load_side
-from trainer.losses import LossWeights, masked_ssim, swap_loss
-from trainer.model import PRESETS, ModelArgs, SwapAutoencoder, TrainPair
-from trainer.preview import preview_grid, to_uint8
+from swapcam.core.errors import SwapcamError
+from swapcam.core.media_io import write_image
+from swapcam.trainer.augment import color_jitter, match_colors, random_affine, random_warp
+from swapcam.trainer.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from swapcam.trainer.data import Side, load_side
+from swapcam.trainer.losses import LossWeights, masked_ssim, swap_loss
+from swapcam.trainer.model import PRESETS, ModelArgs, SwapAutoencoder, TrainPair
+from swapcam.trainer.preview import preview_grid, to_uint8
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from live.sinks.av_out import output_format
+from swapcam.live.sinks.av_out import output_format
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,14 @@ def open_sink(spec: str, width: int, height: int, fps: float, options: SinkOptio
               status: Callable[[], str] = lambda: "", on_key: Callable[[str], None] = lambda key: None):  # fmt: skip
     kind = sink_kind(spec)
     if kind == "vcam":
-        from live.sinks.vcam import VirtualCameraSink
+        from swapcam.live.sinks.vcam import VirtualCameraSink
 
         device = spec.split(":", 1)[1] if ":" in spec else options.vcam_device
         return VirtualCameraSink(width, height, fps, device=device, backend=options.vcam_backend)
     if kind == "preview":
-        from live.sinks.preview import PreviewSink
+        from swapcam.live.sinks.preview import PreviewSink
 
         return PreviewSink(status=status, on_key=on_key)
-    from live.sinks.av_out import AvSink
+    from swapcam.live.sinks.av_out import AvSink
 
     return AvSink(spec, width, height, fps, provenance=options.provenance, model=options.model)

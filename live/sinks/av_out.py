@@ -1,6 +1,6 @@
 """H.264 output through PyAV: files (mp4, mkv, mov, ts) and network streams (udp/srt/tcp MPEG-TS, rtmp FLV, rtsp).
 
-Every container gets swapcam's provenance tags (live.provenance) unless provenance is switched off explicitly.
+Every container gets swapcam's provenance tags (swapcam.core.provenance) unless provenance is switched off explicitly.
 ``AvSink`` is the live loop's sink (pts from capture time, low-latency encoder settings); ``open_output`` is shared
 with the offline ``convert``, which keeps the input's timestamps and frame rate.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from live.errors import SwapcamError
-from live.messages import Frame
-from live.provenance import SYNTHETIC_NOTE, provenance_tags
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Frame
+from swapcam.core.provenance import SYNTHETIC_NOTE, provenance_tags
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import os
 import sys
 from collections.abc import Callable
 
-from live.errors import SwapcamError
-from live.messages import Frame
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Frame
 
 WINDOW = "swapcam preview (s: swap on/off, q: quit)"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from live.errors import SwapcamError
-from live.messages import Frame
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Frame
 
 log = logging.getLogger(__name__)
 

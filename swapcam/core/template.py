@@ -2,10 +2,10 @@
 
 One definition for extraction, training and the live loop. Coordinates are in *template units*: the face width
 (cheek to cheek, landmarks 234 and 454) is 1 and the origin is the face centre (half way between forehead top, 10,
-and chin, 152); x to the image right, y down. ``live.align.AlignSpec`` maps them into an S x S crop.
+and chin, 152); x to the image right, y down. ``swapcam.core.align.AlignSpec`` maps them into an S x S crop.
 
 The points are MediaPipe Face Mesh indices on the eye corners, brows, nose and mouth corners; the jaw line and the
-lips' opening are left out because they move with speech. The values were made by ``live.template_fit`` (a mirrored
+lips' opening are left out because they move with speech. The values were made by ``swapcam.core.template_fit`` (a mirrored
 generalised-Procrustes mean over near-frontal faces of the sample clips); ``TEMPLATE_ID`` changes whenever they do,
 and every exported model records the id it was trained with.
 """

@@ -10,9 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.atomic import write_atomic
-from live.errors import SwapcamError
-from live.messages import Frame
+from swapcam.core.atomic import write_atomic
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Frame
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def read_video(path: str | Path, *, every: int = 1) -> Iterator[Frame]:
 def write_image(path: str | Path, image: np.ndarray, *, synthetic: bool, provenance: bool = True) -> Path:
     """Writes an (H, W, 3) RGB or (H, W) grey uint8 image. A PNG that is ``synthetic`` carries the provenance
     note in a tEXt chunk unless ``provenance`` is False (the CLI's explicit --no-provenance)."""
-    from live.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, add_png_text
+    from swapcam.core.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, add_png_text
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -26,16 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from live.errors import SwapcamError
-from live.media_io import load_image
+from swapcam.core.errors import SwapcamError
+from swapcam.core.portraits import ORIGINS, PEOPLE, portraits
 
 if TYPE_CHECKING:
-    from live.convert import ConvertResult
-    from live.virtual_camera import VirtualCamera
-    from trainer.train import TrainResult
+    from swapcam.live.convert import ConvertResult
+    from swapcam.live.virtual_camera import VirtualCamera
+    from swapcam.trainer.train import TrainResult
 
-PEOPLE = ("astronaut", "grace_hopper")  # A: the face the camera sees; B: the face to render
-ORIGINS = ("skimage.data.astronaut()", "matplotlib's sample_data/grace_hopper.jpg")  # both public domain
 STAGES = ("landmarks", "align", "infer", "composite")  # what convert's telemetry times per frame
 STILLS_NOTE = (
     "Stills give no expression variety: the model learnt one expression of each face, and the pose and lighting\n"
@@ -43,17 +41,6 @@ STILLS_NOTE = (
     "With real footage of each person (a few minutes each, varied expressions, head poses and lighting) the swap\n"
     'follows mouth and eyes and looks like the person: see "Training on your own footage" in README.md.'
 )
-
-
-def portraits() -> tuple[np.ndarray, np.ndarray]:
-    """(astronaut, grace_hopper) as RGB uint8, from the scikit-image and matplotlib packages."""
-    try:
-        import matplotlib
-        from skimage import data
-    except ImportError as exc:
-        raise SwapcamError(f"the demo needs scikit-image and matplotlib ({exc.name} missing): run `make install`")
-    hopper = load_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
-    return np.ascontiguousarray(data.astronaut()), hopper
 
 
 def env_minutes(default: float = 5.0) -> float:
@@ -109,7 +96,7 @@ class DemoResult:
 def _face_box(image: np.ndarray, landmarker) -> tuple[float, float, float, float]:
     """The face's landmark box, widened by 30% and raised (the landmarks stop at the brows): what the camera keeps
     in frame."""
-    from live.messages import Frame
+    from swapcam.core.messages import Frame
 
     faces = landmarker(Frame(image, 0, 0.0))
     if not faces:
@@ -134,8 +121,8 @@ def _reusable(path: Path, camera: VirtualCamera) -> bool:
 
 def make_clips(config: DemoConfig, out: Path) -> dict[str, Path]:
     """Writes (or reuses) one virtual-camera clip per portrait; a rewritten clip's stale faceset is removed."""
-    from live.landmarks import FaceLandmarker, LandmarkerConfig
-    from live.virtual_camera import CameraConfig, VirtualCamera, write_clip
+    from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+    from swapcam.live.virtual_camera import CameraConfig, VirtualCamera, write_clip
 
     camera_config = CameraConfig(width=config.size, height=config.size, frames=config.frames)
     clips = {}
@@ -154,7 +141,7 @@ def make_clips(config: DemoConfig, out: Path) -> dict[str, Path]:
 
 def extract(clips: dict[str, Path], out: Path) -> dict[str, int]:
     """Extracts each clip into ``out/facesets/<person>`` (a clip already extracted is skipped); returns face counts."""
-    from trainer.extract import ExtractConfig, Extractor
+    from swapcam.trainer.extract import ExtractConfig, Extractor
 
     faces = {}
     for name, clip in clips.items():
@@ -166,7 +153,7 @@ def extract(clips: dict[str, Path], out: Path) -> dict[str, int]:
 
 def train(config: DemoConfig, out: Path, run: Path, *, resume: bool) -> TrainResult:
     """Trains A -> B in ``run`` for ``config.minutes`` (or to ``config.steps``) on the facesets in ``out``."""
-    from trainer.train import TrainConfig, main
+    from swapcam.trainer.train import TrainConfig, main
 
     a, b = (str(out / "facesets" / name) for name in PEOPLE)
     return main(TrainConfig(a, b, str(run), preset=config.preset, minutes=None if config.steps else config.minutes,
@@ -177,7 +164,7 @@ def train(config: DemoConfig, out: Path, run: Path, *, resume: bool) -> TrainRes
 
 def side_by_side(before: Path, after: Path, dest: Path, *, provenance: bool) -> Path:
     """Writes the middle frame of ``before`` and of ``after`` next to each other (a synthetic PNG)."""
-    from live.media_io import probe_video, read_video, write_image
+    from swapcam.core.media_io import probe_video, read_video, write_image
 
     middle = probe_video(before).frames // 2
     pair = [next((f.image for f in read_video(path) if f.frame_id == middle), None) for path in (before, after)]
@@ -188,11 +175,11 @@ def side_by_side(before: Path, after: Path, dest: Path, *, provenance: bool) -> 
 
 def run(config: DemoConfig, report: Callable[[str], None] = lambda line: None) -> DemoResult:
     """The whole demo, step by step; ``report`` gets one line per finished step (the CLI prints them)."""
-    from export.api import export_model
-    from export.config import ExportConfig
-    from live.convert import ConvertConfig, convert
-    from live.engines import EngineConfig
-    from trainer.checkpoint import latest_checkpoint
+    from swapcam.export.api import export_model
+    from swapcam.export.config import ExportConfig
+    from swapcam.live.convert import ConvertConfig, convert
+    from swapcam.core.engines import EngineConfig
+    from swapcam.trainer.checkpoint import latest_checkpoint
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -243,9 +230,9 @@ def latency_lines(result: ConvertResult) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainer.model import PRESETS
+    from swapcam.trainer.model import PRESETS
 
-    parser = argparse.ArgumentParser(prog="python -m live.demo", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m swapcam.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     d = DemoConfig(minutes=5.0)  # for the defaults shown in --help (not from $DEMO_MINUTES, which may be bad)
     parser.add_argument("--out", default=d.out, help="output folder (default: out)")

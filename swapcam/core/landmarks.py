@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from live.errors import SwapcamError
-from live.messages import Face, Frame
-from live.one_euro import OneEuroConfig, OneEuroFilter
-from live.tracking import Box, TrackMatcher
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import Face, Frame
+from swapcam.core.one_euro import OneEuroConfig, OneEuroFilter
+from swapcam.core.tracking import Box, TrackMatcher
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from live.errors import SwapcamError
-from live.messages import AlignedFace, Face
-from live.template import ALIGN_POINTS, ALIGN_WEIGHTS, TEMPLATE_ID, template_points
+from swapcam.core.errors import SwapcamError
+from swapcam.core.messages import AlignedFace, Face
+from swapcam.core.template import ALIGN_POINTS, ALIGN_WEIGHTS, TEMPLATE_ID, template_points
 
 _ALIGN_IDX = np.array(ALIGN_POINTS)
 

@@ -1,4 +1,4 @@
-"""Inference engines behind one interface (``live.engines.base.Engine``), chosen by name or automatically.
+"""Inference engines behind one interface (``swapcam.core.engines.base.Engine``), chosen by name or automatically.
 
     with open_engine("model.onnx", "auto") as engine:
         swapped, mask = engine.run(aligned)   # (N,3,R,R) float32 in [0,1] -> (N,3,R,R), (N,1,R,R)
@@ -12,19 +12,19 @@ import importlib
 import logging
 from pathlib import Path
 
-from live.engines.base import Engine, EngineConfig, EngineUnavailable
-from live.errors import SwapcamError
-from live.model_info import ModelInfo, read_model_info
+from swapcam.core.engines.base import Engine, EngineConfig, EngineUnavailable
+from swapcam.core.errors import SwapcamError
+from swapcam.core.model_info import ModelInfo, read_model_info
 
 log = logging.getLogger(__name__)
 
 # name -> "module:factory". `auto` tries them in this order: fastest first on the hardware that has them
 # (a native TensorRT plan, then TensorRT inside ONNX Runtime, then CUDA, then the CPU).
 ENGINES: dict[str, str] = {
-    "tensorrt": "live.engines.tensorrt:tensorrt_engine",
-    "ort-trt": "live.engines.ort:ort_trt",
-    "ort-cuda": "live.engines.ort:ort_cuda",
-    "ort-cpu": "live.engines.ort:ort_cpu",
+    "tensorrt": "swapcam.core.engines.tensorrt:tensorrt_engine",
+    "ort-trt": "swapcam.core.engines.ort:ort_trt",
+    "ort-cuda": "swapcam.core.engines.ort:ort_cuda",
+    "ort-cpu": "swapcam.core.engines.ort:ort_cpu",
 }
 ENGINE_CHOICES = ("auto", *ENGINES)
 

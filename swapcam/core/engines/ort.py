@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from live.engines.base import EngineConfig, EngineUnavailable
-from live.errors import SwapcamError
-from live.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
+from swapcam.core.engines.base import EngineConfig, EngineUnavailable
+from swapcam.core.errors import SwapcamError
+from swapcam.core.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ live loop, so that the model file alone is enough to run it.
 
 The graph (one face-swap direction):
     input  ``aligned``  (N, 3, R, R) float32, RGB, values in [0, 1] (uint8 / 255), N dynamic; an aligned crop made
-                        by ``live.align.align_face`` with the model's ``AlignSpec`` (size R, coverage, template)
+                        by ``swapcam.core.align.align_face`` with the model's ``AlignSpec`` (size R, coverage, template)
     output ``swapped``  (N, 3, R, R) float32, RGB in [0, 1]: the face rendered as the target person
     output ``mask``     (N, 1, R, R) float32 in [0, 1]: where the decoder painted face
 The int8 and fp16 variants keep this float32 interface (fp16 converts inside the graph).
@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from live import __version__
-from live.align import AlignSpec
-from live.errors import SwapcamError
-from live.provenance import SYNTHETIC_NOTE
+from swapcam import __version__
+from swapcam.core.align import AlignSpec
+from swapcam.core.errors import SwapcamError
+from swapcam.core.provenance import SYNTHETIC_NOTE
 
 MODEL_FORMAT = "swapcam-onnx/1"
 INPUT_NAME = "aligned"
@@ -46,7 +46,7 @@ class ModelInfo:
     target: str  # label of the person rendered (the output face)
     direction: str  # "a2b" or "b2a", as trained
     precision: str = "fp32"
-    model_args: str = "{}"  # JSON of trainer.model.ModelArgs
+    model_args: str = "{}"  # JSON of swapcam.trainer.model.ModelArgs
     exported_by: str = f"swapcam {__version__}"
 
     @property

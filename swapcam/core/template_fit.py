@@ -1,11 +1,11 @@
-"""How the alignment template in ``live/template.py`` was made, kept runnable so it can be checked and re-made.
+"""How the alignment template in ``swapcam/core/template.py`` was made, kept runnable so it can be checked and re-made.
 
 Generalised Procrustes analysis: landmarks of many near-frontal faces are aligned to their running mean by
 similarity transforms fitted on the stable points, the mean is taken, mirrored onto itself (the template must be
 left-right symmetric) and normalised so the face width (cheek to cheek, landmarks 234-454) is 1 and the centre
 between forehead top (10) and chin (152) is the origin.
 
-    python -m live.template_fit IMAGE_OR_VIDEO...   # prints the constants for live/template.py
+    python -m swapcam.core.template_fit IMAGE_OR_VIDEO...   # prints the constants for swapcam/core/template.py
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 
-from live.align import similarity_umeyama, transform_points
-from live.template import ALIGN_POINTS, MIDLINE_POINTS, MIRROR_PAIRS, REFERENCE_POINTS
+from swapcam.core.align import similarity_umeyama, transform_points
+from swapcam.core.template import ALIGN_POINTS, MIDLINE_POINTS, MIRROR_PAIRS, REFERENCE_POINTS
 
 
 def procrustes_mean(shapes: np.ndarray, *, iterations: int = 10) -> np.ndarray:
@@ -49,9 +49,9 @@ def normalise(mean: np.ndarray) -> np.ndarray:
 
 
 def main(paths: list[str]) -> None:  # pragma: no cover - a maintenance tool
-    from live.landmarks import FaceLandmarker, LandmarkerConfig, interocular
-    from live.media_io import IMAGE_SUFFIXES, load_image, read_video
-    from live.messages import Frame
+    from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig, interocular
+    from swapcam.core.media_io import IMAGE_SUFFIXES, load_image, read_video
+    from swapcam.core.messages import Frame
 
     shapes = []
     with FaceLandmarker(LandmarkerConfig(video=False)) as lm:

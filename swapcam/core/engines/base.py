@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from live.model_info import ModelInfo
+from swapcam.core.model_info import ModelInfo
 
 
 class EngineUnavailable(Exception):

@@ -1,0 +1,173 @@
+"""The public Python API: ``FaceSwap`` swaps the faces in frames you hand it, with a model from ``swapcam export``.
+
+    from swapcam import FaceSwap
+
+    with FaceSwap("model.onnx", engine="auto", faces="largest", opacity=0.9) as swap:
+        for frame in frames:                    # (H, W, 3) uint8 RGB, e.g. PyAV's frame.to_ndarray(format="rgb24")
+            out = swap.swap(frame)              # a new array; swap.swap(frame, inplace=True) changes ``frame``
+            print(swap.last.faces, swap.last.ms)
+        swap.update(enabled=False)              # settings apply from the next frame on, from any thread
+
+The live runner (``swapcam live``), the offline converter (``swapcam convert``) and ``swapcam eval`` are shells over
+this class: they
+they add threads, sources and sinks around ``FaceSwap.process``. Errors are ``swapcam.SwapcamError`` with one clear line.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swapcam.core.engines import EngineConfig, open_engine
+from swapcam.core.errors import SwapcamError
+from swapcam.core.landmarks import LandmarkerConfig
+from swapcam.core.messages import Face, Frame
+from swapcam.core.model_info import ModelInfo, read_model_info
+from swapcam.live.pipeline import FramePipeline, PipelineConfig
+from swapcam.live.settings import SwapSettings
+from swapcam.live.telemetry import Telemetry
+
+__all__ = ["FaceSwap", "SwapResult", "SwapSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class SwapResult:
+    """What the last call found and did."""
+
+    faces: tuple[Face, ...] = ()  # every face the landmarker found (landmarks in frame pixels)
+    swapped: int = 0  # how many of them were swapped (0 when the swap is off or no face was found)
+    ms: dict[str, float] = field(default_factory=dict)  # per-stage time: landmarks, align, infer, composite
+
+
+class FaceSwap:
+    """A model, a landmarker and a compositor, ready to swap frames.
+
+    model: a ``.onnx`` file written by ``swapcam export`` (a foreign or damaged file is refused with one line).
+    engine: "auto" (the fastest that starts here), "ort-cpu", "ort-cuda", "ort-trt" or "tensorrt".
+    faces: "largest" or "all". video: True tracks and smooths faces across calls (a video or camera); False treats
+    every call as an unrelated still. Other keywords are ``SwapSettings`` fields (opacity, erode, feather, color,
+    enabled, max_faces, model_mask), checked against their ranges.
+    """
+
+    def __init__(self, model: str | Path, engine: str = "auto", faces: str | None = None, *,
+                 threads: int | None = None, plan: str | None = None, video: bool = True,
+                 settings: SwapSettings | None = None, engine_config: EngineConfig | None = None,
+                 telemetry: Telemetry | None = None, **changes: Any) -> None:  # fmt: skip
+        base = settings or SwapSettings()
+        if not isinstance(base, SwapSettings):
+            raise SwapcamError(f"settings must be a SwapSettings, not {type(base).__name__}")
+        self._settings = base.with_changes({**({"faces": faces} if faces is not None else {}), **changes})
+        self._pending: SwapSettings | None = None
+        self.info: ModelInfo = read_model_info(model)
+        self.model = str(model)
+        engine_config = engine_config or EngineConfig()
+        if threads is not None or plan is not None:
+            engine_config = replace(engine_config, threads=threads or engine_config.threads,
+                                    plan=plan or engine_config.plan)  # fmt: skip
+        self._engine = open_engine(str(model), engine, engine_config, self.info)
+        try:
+            config = PipelineConfig(swap=self._settings.swap_config(), landmarks=LandmarkerConfig(video=video))
+            self._pipeline = FramePipeline(self._engine, config, telemetry)
+        except BaseException:
+            self._engine.close()
+            raise
+        self._pipeline.enabled = self._settings.enabled
+        self._closed = False
+        self._index = 0
+        self.last = SwapResult()
+
+    # -- settings -------------------------------------------------------------------------------------------------
+    @property
+    def settings(self) -> SwapSettings:
+        """The settings in force from the next frame on (a frozen, validated ``SwapSettings``)."""
+        return self._pending or self._settings
+
+    @settings.setter
+    def settings(self, value: SwapSettings) -> None:
+        if not isinstance(value, SwapSettings):
+            raise SwapcamError(f"settings must be a SwapSettings, not {type(value).__name__}")
+        self._pending = value  # applied by the thread that swaps, between two frames
+
+    def update(self, **changes: Any) -> SwapSettings:
+        """Validates ``changes`` (unknown names, wrong types and out-of-range values raise and change nothing) and
+        applies them from the next frame on; returns the new settings."""
+        new = self.settings.with_changes(changes)
+        self.settings = new
+        return new
+
+    def _apply_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or pending == self._settings:
+            return
+        if pending.swap_config() != self._settings.swap_config():
+            self._pipeline.reconfigure(pending.swap_config())
+        self._pipeline.enabled = pending.enabled
+        self._settings = pending
+
+    # -- frames ---------------------------------------------------------------------------------------------------
+    @property
+    def engine(self) -> str:
+        return self._engine.name
+
+    @property
+    def telemetry(self) -> Telemetry:
+        return self._pipeline.telemetry
+
+    def find(self, frame: Frame) -> tuple[Face, ...]:
+        """The landmark stage alone (``convert`` runs it a frame ahead, on its decode thread)."""
+        self._check_open()
+        return self._pipeline.find(frame)
+
+    def process(self, frame: Frame, faces: tuple[Face, ...] | None = None) -> int:
+        """Swaps the faces of ``frame.image`` in place (landmarks first unless ``faces`` is given); returns how
+        many faces were swapped. The runner's per-frame call."""
+        self._check_open()
+        if self._pending is not None:
+            self._apply_pending()
+        if faces is None:
+            faces = self._pipeline.find(frame)
+        swapped = self._pipeline.swap(frame, faces)
+        self.last = SwapResult(faces, swapped, dict(self._pipeline.last_ms))
+        return swapped
+
+    def swap(self, frame: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> the same frame with its face(s) swapped: a new array, or ``frame`` itself
+        changed in place with ``inplace=True``. Frames without a face come back unchanged."""
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            shape = getattr(frame, "shape", None)
+            dtype = getattr(frame, "dtype", type(frame).__name__)
+            raise SwapcamError(f"a frame must be an (H, W, 3) uint8 RGB array, not {dtype} {shape}")
+        image = frame if inplace else frame.copy()
+        if not image.flags.c_contiguous:
+            if inplace:
+                raise SwapcamError("swap(inplace=True) needs a C-contiguous frame")
+            image = np.ascontiguousarray(image)
+        self.process(Frame(image, self._index, time.perf_counter()))
+        self._index += 1
+        return image
+
+    __call__ = swap
+
+    # -- lifetime -------------------------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SwapcamError("this FaceSwap is closed")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._pipeline.close()
+        finally:
+            self._engine.close()
+
+    def __enter__(self) -> FaceSwap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
