@@ -18,15 +18,14 @@ import numpy as np
 
 from swapcam.evaluate.gallery import build_gallery
 from swapcam.evaluate.identity import FaceEmbedder
-from swapcam.evaluate.metrics import FrameMeasurements
+from swapcam.evaluate.metrics import SSIM_SPEC, FrameMeasurements
 from swapcam.evaluate.report import EvalReport
 from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.media_io import probe_video, read_video
-from swapcam.core.messages import Face, Frame
+from swapcam.core.messages import Face, Frame, face_area
 from swapcam.live.settings import SwapSettings
 from swapcam.core.progress import progress
-from swapcam.live.swapper import face_area
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,13 @@ def evaluate(config: EvalConfig) -> EvalReport:
         raise SwapcamError("give either a model to run (--model) or an already swapped video (--swapped)")
     info = probe_video(config.video)  # checks the input before the slow set-up
     model_info: dict = {}
+    detail_spec = SSIM_SPEC
     if config.model:
         from swapcam.core.model_info import read_model_info
 
-        model_info = {k: v for k, v in asdict(read_model_info(config.model)).items() if k != "align"}
+        model = read_model_info(config.model)
+        model_info = {k: v for k, v in asdict(model).items() if k != "align"}
+        detail_spec = model.align  # the detail measure resamples both faces onto the model's own crop
     else:
         probe_video(config.swapped)
     embedder = FaceEmbedder()
@@ -98,7 +100,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
     others = [build_gallery(f"other {i + 1}", list(inputs), embedder, limit=config.gallery_faces)
               for i, inputs in enumerate(config.others)]  # fmt: skip
 
-    measure = FrameMeasurements()
+    measure = FrameMeasurements(detail_spec)
     frames = faces_in = faces_out = 0
     t0 = time.perf_counter()
     every = max(1, config.every)
@@ -130,6 +132,6 @@ def evaluate(config: EvalConfig) -> EvalReport:
         video=config.video, output=config.model or config.swapped, frames=frames, faces_in=faces_in,
         faces_out=faces_out, seconds=time.perf_counter() - t0, every=every, face_ssim=measure.mean_face_ssim(),
         identity=measure.identity(gallery_a, gallery_b, others), pose=measure.pose(), expression=measure.expression(),
-        background=measure.background(), jitter=measure.jitter(),
+        background=measure.background(), jitter=measure.jitter(), detail=measure.detail(),
         gallery_faces={g.name: len(g.embeddings) for g in (gallery_a, gallery_b, *others)}, model_info=model_info,
     )  # fmt: skip

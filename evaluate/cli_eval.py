@@ -8,6 +8,8 @@ from pathlib import Path
 from swapcam.evaluate.api import EvalConfig, evaluate
 from swapcam.core.atomic import write_atomic
 from swapcam.core.engines import ENGINE_CHOICES
+from swapcam.live.cli_live import add_mouth_arguments
+from swapcam.live.settings import SwapSettings
 
 _D = EvalConfig("", (), ())
 
@@ -29,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                    help="inference engine for --model (default: auto)")  # fmt: skip
     p.add_argument("--json", metavar="REPORT.json", help="also write the report here")
+    add_mouth_arguments(p, SwapSettings())  # --mouth, --sharpen: judge a model with them (issue 15)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         others=tuple(tuple(g) for g in args.gallery_other), model=args.model,
         swapped=args.swapped, every=max(args.every, 1), gallery_faces=max(args.gallery_faces, 1),
         max_frames=args.max_frames, engine=args.engine,
+        settings=SwapSettings(mouth=args.mouth, mouth_grow=args.mouth_grow, mouth_feather=args.mouth_feather,
+                              sharpen=args.sharpen),
     )  # fmt: skip
     report = evaluate(config)
     for row in report.table():

@@ -12,8 +12,7 @@ from swapcam.evaluate.identity import FaceEmbedder, Gallery
 from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.media_io import VIDEO_SUFFIXES, load_image, probe_video, read_video
-from swapcam.core.messages import Frame
-from swapcam.live.swapper import face_area
+from swapcam.core.messages import Frame, face_area
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ import torch
 
 from swapcam.evaluate.geometry import Pose, camera_matrix, mouth_opening, outside_face, rotation_between, solve_pose
 from swapcam.evaluate.identity import SAME_PERSON, Gallery
-from swapcam.evaluate.report import BackgroundStats, ExpressionStats, IdentityStats, JitterStats, PoseStats
+from swapcam.evaluate.report import (BackgroundStats, DetailStats, ExpressionStats, IdentityStats, JitterStats,
+                                     PoseStats)  # fmt: skip
 from swapcam.core.align import AlignSpec, align_face
 from swapcam.core.landmarks import interocular
 from swapcam.core.mask import crop_mask
@@ -29,10 +30,31 @@ def face_ssim(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
     return float(masked_ssim(as_tensor(x), as_tensor(y), as_tensor(mask))[0])
 
 
-class FrameMeasurements:
-    """Feed with ``add`` once per frame, in order; read the statistics at the end."""
+def laplacian_variance(grey: np.ndarray, mask: np.ndarray) -> float:
+    """Variance of the Laplacian (3x3) of an (S, S) uint8 grey crop over mask >= 128: how much fine detail."""
+    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
+    _, std = cv2.meanStdDev(lap, mask=(mask >= 128).astype(np.uint8))
+    return float(std[0, 0] ** 2)
 
-    def __init__(self) -> None:
+
+def face_detail(before: np.ndarray, after: np.ndarray, face: Face, spec: AlignSpec) -> tuple[float, float]:
+    """(input, output) Laplacian variance of the face in two (H, W, 3) uint8 RGB frames, both aligned with the
+    input face's landmarks onto ``spec`` (the model's crop: the face spans there what it spans for the model)."""
+    crop_in, crop_out = align_face(before, face, spec), align_face(after, face, spec)
+    mask = crop_mask(crop_in.landmarks, spec.size)
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
+    return laplacian_variance(grey(crop_in.image), mask), laplacian_variance(grey(crop_out.image), mask)
+
+
+class FrameMeasurements:
+    """Feed with ``add`` once per frame, in order; read the statistics at the end.
+
+    ``detail_spec``: the crop the detail measure resamples both faces onto (the model's alignment; 128 px default).
+    """
+
+    def __init__(self, detail_spec: AlignSpec = SSIM_SPEC) -> None:
+        self._detail_spec = detail_spec
+        self._detail: list[tuple[float, float]] = []  # (input, output) Laplacian variance per frame
         self._camera: np.ndarray | None = None
         self._poses: list[tuple[Pose, Pose]] = []
         self._mouth: list[tuple[float, float]] = []
@@ -55,6 +77,7 @@ class FrameMeasurements:
             grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
             mask = crop_mask(crop_in.landmarks, SSIM_SPEC.size)
             self._ssim.append(face_ssim(grey(crop_in.image), grey(crop_out.image), mask))
+            self._detail.append(face_detail(before, after, face_in, self._detail_spec))
         if face_in is None or face_out is None:
             self._track.append(None)
             return
@@ -87,6 +110,16 @@ class FrameMeasurements:
     def mean_face_ssim(self) -> float | None:
         """Mean SSIM of the output's face against the input's, over the face oval: structure and light kept."""
         return float(np.mean(self._ssim)) if self._ssim else None
+
+    def detail(self) -> DetailStats | None:
+        """Median over frames of output / input Laplacian variance inside the face (frames with a flat input face,
+        variance < 1, are left out of the ratio)."""
+        if not self._detail:
+            return None
+        d = np.array(self._detail)  # (N, 2): input, output
+        usable = d[:, 0] >= 1.0
+        ratio = float(np.median(d[usable, 1] / d[usable, 0])) if usable.any() else float("nan")
+        return DetailStats(len(d), ratio, float(np.median(d[:, 0])), float(np.median(d[:, 1])), self._detail_spec.size)
 
     def pose(self) -> PoseStats | None:
         if not self._poses:

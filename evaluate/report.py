@@ -54,6 +54,19 @@ class JitterStats:
 
 
 @dataclass(frozen=True)
+class DetailStats:
+    """Fine detail kept (issue 15): both frames are aligned onto the model's crop (the face spans what it spans for
+    the model, so a perfect reconstruction at the model's resolution would keep all of the input's detail there),
+    and the variance of the Laplacian is measured inside the face oval."""
+
+    frames: int  # frames with a face in the input
+    ratio: float  # median over frames of output / input variance of the Laplacian: 1 = as detailed as the input
+    input: float  # median variance of the Laplacian of the input face (grey levels squared)
+    output: float  # the same for the output face
+    crop: int  # the crop size measured at (the model's resolution)
+
+
+@dataclass(frozen=True)
 class EvalReport:
     video: str
     output: str  # the model that ran, or the swapped file that was read
@@ -70,6 +83,7 @@ class EvalReport:
     jitter: JitterStats | None
     gallery_faces: dict[str, int] = field(default_factory=dict)
     model_info: dict = field(default_factory=dict)
+    detail: DetailStats | None = None  # fine detail kept, output vs input (issue 15)
 
     def to_json(self) -> str:
         return json.dumps(_finite(asdict(self)), indent=1)
@@ -102,6 +116,11 @@ class EvalReport:
             rows.append(f"mouth opening  r = {fmt(e.mouth_correlation)}, mean error {fmt(e.mouth_abs_error)} IOD "
                         f"(input range {fmt(e.mouth_range_in)})")  # fmt: skip
         rows.append(f"face SSIM, output vs input (face oval, 128 px)  {fmt(self.face_ssim)}")
+        if self.detail:
+            d = self.detail
+            rows.append(f"detail (Laplacian variance in the face, {d.crop} px crop) output/input  "
+                        f"{fmt(100 * d.ratio, '.0f')} %  (median of {d.frames} frames; input {fmt(d.input, '.0f')}, "
+                        f"output {fmt(d.output, '.0f')})")  # fmt: skip
         b = self.background
         rows.append(f"background (outside the dilated face hull)  mean |diff| {fmt(b.mean_abs_diff, '.2f')} levels, "
                     f"worst frame {fmt(b.max_frame_mean_abs_diff, '.2f')}, changed > 8: "

@@ -6,6 +6,7 @@ real aligned faces, the int8 variant must keep SSIM >= ``int8_min_ssim`` against
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from swapcam.core.atomic import write_atomic
 from swapcam.core.errors import SwapcamError
 from swapcam.core.model_info import ModelInfo
 from swapcam.trainer.checkpoint import load_checkpoint
+from swapcam.trainer.coverage import run_coverage
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ def export_model(config: ExportConfig) -> ExportResult:
         raise SwapcamError(f"output folder does not exist: {out.parent}")
     state = load_checkpoint(run)
     graph, info = graph_from_checkpoint(state, config.direction)
+    info = replace(info, coverage=json.dumps(run_coverage(run) or {}))  # the run's coverage report (issue 15)
     model = to_onnx(graph, info, config.opset)
     data = model.SerializeToString()
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from swapcam.core.align import AlignSpec
 from swapcam.core.errors import SwapcamError
-from swapcam.core.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
+from swapcam.core.model_info import INPUT_NAME, OUTPUT_NAMES, WEIGHTS_KEY, ModelInfo, weights_digest
 from swapcam.trainer.model import ModelArgs, SwapAutoencoder, SwapDirection
 
 
@@ -50,6 +50,7 @@ def set_metadata(model: onnx.ModelProto, info: ModelInfo) -> onnx.ModelProto:
     del model.metadata_props[:]
     for key, value in info.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
+    model.metadata_props.add(key=WEIGHTS_KEY, value=weights_digest(model))  # verified by read_model_info
     model.producer_name = "swapcam"
     model.doc_string = (f"swapcam face swap {info.source} -> {info.target} ({info.precision}); input 'aligned' "
                         "(N,3,R,R) float32 RGB 0..1; outputs 'swapped' (N,3,R,R), 'mask' (N,1,R,R). Synthetic media.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from swapcam.core.align import AlignSpec
-from swapcam.live.face_report import ReportConfig, largest_face, report
+from swapcam.live.face_report import ReportConfig, align_largest_face, report
 from swapcam.core.mask import MaskConfig
 from swapcam.core.media_io import load_image
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         save_every=max(args.save_every, 1),
         provenance=not args.no_provenance,
     )
-    paste = largest_face(load_image(args.paste), config.align, what=args.paste) if args.paste else None
+    paste = align_largest_face(load_image(args.paste), config.align, what=args.paste) if args.paste else None
     none_found = 0
     for path in args.inputs:
         result = report(path, args.out, config, paste)

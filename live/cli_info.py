@@ -20,4 +20,7 @@ def run(args: argparse.Namespace) -> int:
           f"coverage {a.coverage}, y offset {a.y_offset}")  # fmt: skip
     print(f"  outputs 'swapped' (N,3,{a.size},{a.size}) and 'mask' (N,1,{a.size},{a.size}), float32 0..1")
     print("  its outputs are synthetic media; files swapcam writes with it say so")
+    from swapcam.core.watermark import model_id
+
+    print(f"  watermark model id {model_id(info.to_metadata()):04x} (what `swapcam verify` reports for its swaps)")
     return 0

@@ -10,26 +10,23 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
 
 from swapcam.core.engines import EngineConfig
 from swapcam.core.errors import SwapcamError
 from swapcam.core.messages import Frame
 from swapcam.core.model_info import read_model_info
-from swapcam.live.faceswap import FaceSwap
-from swapcam.live.settings import SwapSettings
 from swapcam.core.progress import progress
-from swapcam.live.sinks.av_out import open_output
+from swapcam.core.video import VideoReader, VideoWriter, rgb
+from swapcam.core.workers import Worker, raise_first_error
+from swapcam.live.faceswap import FaceSwap
+from swapcam.live.lost import LostPolicy
+from swapcam.live.settings import SwapSettings
 from swapcam.live.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
 _END = object()
-# Audio codecs an MP4/MOV file takes as they are; anything else is re-encoded to AAC there.
-_MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
 
 
 @dataclass(frozen=True)
@@ -58,20 +55,6 @@ class ConvertResult:
     stats: dict
 
 
-class _Worker(threading.Thread):
-    """A thread whose exception is kept for the main thread to re-raise."""
-
-    def __init__(self, target, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._fn, self.error = target, None
-
-    def run(self) -> None:
-        try:
-            self._fn()
-        except BaseException as exc:
-            self.error = exc
-
-
 def _put(q: queue.Queue, item, halt: threading.Event, consumer: threading.Thread | None = None) -> None:
     """Blocks until ``item`` is queued, unless ``halt`` is set or the ``consumer`` thread has died."""
     while not halt.is_set() and (consumer is None or consumer.is_alive()):
@@ -82,124 +65,65 @@ def _put(q: queue.Queue, item, halt: threading.Event, consumer: threading.Thread
             continue
 
 
-def _finalise(out, path: str) -> None:
-    import av
-
-    try:
-        out.close()
-    except av.FFmpegError as exc:
-        raise SwapcamError(f"cannot finalise {path}: {exc.strerror or exc}") from exc
-
-
 def convert(config: ConvertConfig, stop: threading.Event | None = None) -> ConvertResult:
-    import av
-
     stop = stop or threading.Event()
     halt = threading.Event()  # set when the loop ends for any reason: tells the reader to stop
-    info = read_model_info(config.model)
+    read_model_info(config.model)  # a foreign or damaged model: one clear line before the input is opened
     src = Path(config.input)
     if not src.is_file():
         raise SwapcamError(f"no such file: {src}")
     if Path(config.output).resolve() == src.resolve():
         raise SwapcamError("the output would overwrite the input")
-    try:
-        inp = av.open(str(src))
-    except av.FFmpegError as exc:
-        raise SwapcamError(f"cannot read video {src}: {exc.strerror or exc}") from exc
     tel = Telemetry()
     with contextlib.ExitStack() as stack:
-        stack.callback(inp.close)
-        if not inp.streams.video:
-            raise SwapcamError(f"no video stream in {src}")
-        vin = inp.streams.video[0]
-        vin.thread_type = "AUTO"  # offline: frame threading for throughput
-        ain = inp.streams.audio[0] if inp.streams.audio else None
-        rate = vin.average_rate or vin.guessed_rate or Fraction(30)
-        width, height = vin.codec_context.width, vin.codec_context.height
-        total = vin.frames or None
-        swap = stack.enter_context(FaceSwap(config.model, config.engine, settings=config.settings,
+        inp = stack.enter_context(VideoReader(str(src), audio=True))  # offline: frame threading for throughput
+        rate, total = inp.rate, inp.frames or None
+        swap = stack.enter_context(FaceSwap(config.model, config.engine,
+                                            settings=config.settings, provenance=config.provenance,
                                             engine_config=config.engine_config, telemetry=tel))  # fmt: skip
-        out, vout = open_output(config.output, width, height, rate, live=False, provenance=config.provenance,
-                                model=Path(config.model).name, time_base=vin.time_base, preset=config.x264_preset,
-                                crf=config.crf)  # fmt: skip
-        stack.callback(_finalise, out, config.output)  # runs first on the way out: the file gets its index
-        aout, transcode = None, False
-        if ain is not None:
-            fmt = out.format.name
-            if "mp4" in fmt or "mov" in fmt:
-                transcode = ain.codec_context.name not in _MP4_AUDIO
-            if transcode:
-                aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 48000)
-                aout.layout = "mono" if ain.codec_context.channels == 1 else "stereo"
-            else:
-                aout = out.add_stream_from_template(ain)
+        # keeps the input's time base and timestamps; closed first on the way out: the file gets its index
+        out = stack.enter_context(VideoWriter(config.output, inp.width, inp.height, rate, live=False,
+                                              provenance=config.provenance, model=Path(config.model).name,
+                                              time_base=inp.time_base, preset=config.x264_preset,
+                                              crf=config.crf))  # fmt: skip
+        if inp.audio is not None:
+            out.add_audio_like(inp.audio)
 
+        lost = LostPolicy()  # where the swapped face is lost (SwapSettings.on_lost)
+        lost.load_still(config.settings.on_lost, (inp.height, inp.width))
         decoded: queue.Queue = queue.Queue(config.queue_size)
         processed: queue.Queue = queue.Queue(config.queue_size)
         counts = {"frames": 0, "audio": 0}
 
         def read() -> None:  # demux + decode; audio packets travel in order with the video frames
-            streams = [vin] + ([ain] if ain is not None else [])
+            import av
+
             index = 0
-            try:
-                for packet in inp.demux(*streams):
-                    if halt.is_set():
-                        break
-                    if packet.stream is ain:
-                        if transcode:
-                            for af in packet.decode():
-                                _put(decoded, ("audio-frame", af), halt)
-                        elif packet.dts is not None:
-                            _put(decoded, ("audio", packet), halt)
-                        continue
-                    for vf in packet.decode():
-                        t = float(vf.pts * vf.time_base) if vf.pts is not None else index / float(rate)
-                        frame = Frame(vf.to_ndarray(format="rgb24"), index, t)
-                        # landmarks run here, a frame ahead of align/infer/blend on the main thread
-                        _put(decoded, ("video", frame, vf.pts, swap.find(frame)), halt)
-                        index += 1
-            except av.FFmpegError as exc:
-                raise SwapcamError(f"cannot read video {src}: {exc.strerror or exc}") from exc
-            finally:
-                _put(decoded, _END, halt)
+            for item in inp.demux():
+                if halt.is_set():
+                    break
+                if isinstance(item, av.Packet):
+                    _put(decoded, ("audio", item), halt)
+                    continue
+                frame = Frame(rgb(item), index, inp.seconds(item, index))
+                # landmarks run here, a frame ahead of align/infer/blend on the main thread
+                _put(decoded, ("video", frame, item.pts, swap.find(frame)), halt)
+                index += 1
 
         def write() -> None:  # encode + mux
-            try:
-                encode_all()
-            except av.FFmpegError as exc:  # a full disk, a vanished folder
-                raise SwapcamError(f"cannot write {config.output}: {exc.strerror or exc}") from exc
-
-        def encode_all() -> None:
-            import av as _av
-
             while True:
                 item = processed.get()
                 if item is _END:
                     break
-                kind, payload, *rest = item  # ("video", Frame, pts, faces) | ("audio", Packet) | ("audio-frame", ..)
+                kind, payload, *rest = item  # ("video", Frame, pts, faces) | ("audio", Packet)
                 if kind == "video":
-                    image = payload.image[: vout.height, : vout.width]  # odd sizes lose a row/column (yuv420p)
-                    vf = _av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                    vf.pts, vf.time_base = rest[0], vin.time_base
-                    for pkt in vout.encode(vf):
-                        out.mux(pkt)
+                    out.write(payload.image, rest[0])
                     counts["frames"] += 1
-                elif kind == "audio":
-                    payload.stream = aout
-                    out.mux(payload)
-                    counts["audio"] += 1
                 else:
-                    payload.pts = None  # let the AAC encoder number the samples
-                    for pkt in aout.encode(payload):
-                        out.mux(pkt)
-                        counts["audio"] += 1
-            for pkt in vout.encode(None):
-                out.mux(pkt)
-            if transcode:
-                for pkt in aout.encode(None):
-                    out.mux(pkt)
+                    counts["audio"] += out.mux_audio(payload)
 
-        reader, writer = _Worker(read, "decode"), _Worker(write, "encode")
+        reader = Worker(read, "decode", on_exit=lambda: _put(decoded, _END, halt))
+        writer = Worker(write, "encode")
         reader.start()
         writer.start()
         bar = progress(iter(int, 1), total=total, desc=f"convert {src.name}", unit="frame") if config.progress else None
@@ -214,7 +138,9 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
                 if item is _END:
                     break
                 if item[0] == "video":
-                    swap.process(item[1], item[3])
+                    swapped = swap.process(item[1], item[3])
+                    settings = swap.settings
+                    lost(item[1], policy=settings.on_lost, swapped=swapped, faces=item[3], enabled=settings.enabled)
                     if bar is not None:
                         next(bar)
                 _put(processed, item, halt, writer)  # a writer that died (disk full, say) cannot block us
@@ -231,9 +157,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
             reader.join(timeout=5)
             if bar is not None:
                 bar.close()
-        for w in (reader, writer):
-            if w.error:
-                raise w.error
+        raise_first_error((reader, writer))
         stats = tel.summary()
     return ConvertResult(counts["frames"], stats["frames_with_face"], counts["audio"], stats["elapsed_s"],
                          round(counts["frames"] / max(stats["elapsed_s"], 1e-9), 2), interrupted, stats)  # fmt: skip

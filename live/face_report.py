@@ -15,7 +15,7 @@ from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.mask import FACE_OVAL, MaskConfig, crop_mask
 from swapcam.core.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video, write_image
-from swapcam.core.messages import AlignedFace, Face, Frame
+from swapcam.core.messages import AlignedFace, Face, Frame, largest_face
 from swapcam.core.progress import progress
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,13 @@ def _save_face(out_dir: Path, stem: str, aligned: AlignedFace, config: ReportCon
     ]
 
 
-def largest_face(image: np.ndarray, spec: AlignSpec, *, what: str = "image") -> AlignedFace:
+def align_largest_face(image: np.ndarray, spec: AlignSpec, *, what: str = "image") -> AlignedFace:
     """The largest face of an RGB image, aligned; a SwapcamError when there is none."""
     with FaceLandmarker(LandmarkerConfig(video=False, max_faces=4)) as landmarker:
         faces = landmarker(Frame(image, 0, 0.0))
     if not faces:
         raise SwapcamError(f"no face found in {what}")
-    face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    face = largest_face(faces)
     return align_face(image, face, spec)
 
 

@@ -15,11 +15,13 @@ they add threads, sources and sinks around ``FaceSwap.process``. Errors are ``sw
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from swapcam.core.engines import EngineConfig, open_engine
@@ -29,6 +31,7 @@ from swapcam.core.messages import Face, Frame
 from swapcam.core.model_info import ModelInfo, read_model_info
 from swapcam.live.pipeline import FramePipeline, PipelineConfig
 from swapcam.live.settings import SwapSettings
+from swapcam.live.swapper import SwapConfig
 from swapcam.live.telemetry import Telemetry
 
 __all__ = ["FaceSwap", "SwapResult", "SwapSettings"]
@@ -50,18 +53,22 @@ class FaceSwap:
     engine: "auto" (the fastest that starts here), "ort-cpu", "ort-cuda", "ort-trt" or "tensorrt".
     faces: "largest" or "all". video: True tracks and smooths faces across calls (a video or camera); False treats
     every call as an unrelated still. Other keywords are ``SwapSettings`` fields (opacity, erode, feather, color,
-    enabled, max_faces, model_mask), checked against their ranges.
+    enabled, max_faces, model_mask), checked against their ranges. provenance: True (the default) hides an
+    invisible watermark in every swapped face (``swapcam verify`` reads it); False, the explicit opt-out that
+    ``--no-provenance`` gives, leaves it out. It is fixed for the life of the object, not a live setting.
     """
 
     def __init__(self, model: str | Path, engine: str = "auto", faces: str | None = None, *,
                  threads: int | None = None, plan: str | None = None, video: bool = True,
                  settings: SwapSettings | None = None, engine_config: EngineConfig | None = None,
-                 telemetry: Telemetry | None = None, **changes: Any) -> None:  # fmt: skip
+                 telemetry: Telemetry | None = None, provenance: bool = True, **changes: Any) -> None:  # fmt: skip
+        self.provenance = bool(provenance)
         base = settings or SwapSettings()
         if not isinstance(base, SwapSettings):
             raise SwapcamError(f"settings must be a SwapSettings, not {type(base).__name__}")
         self._settings = base.with_changes({**({"faces": faces} if faces is not None else {}), **changes})
         self._pending: SwapSettings | None = None
+        self._lock = threading.Lock()  # guards _pending/_settings: the web panel and hotkeys update from other threads
         self.info: ModelInfo = read_model_info(model)
         self.model = str(model)
         engine_config = engine_config or EngineConfig()
@@ -70,7 +77,7 @@ class FaceSwap:
                                     plan=plan or engine_config.plan)  # fmt: skip
         self._engine = open_engine(str(model), engine, engine_config, self.info)
         try:
-            config = PipelineConfig(swap=self._settings.swap_config(), landmarks=LandmarkerConfig(video=video))
+            config = PipelineConfig(swap=self._swap_config(self._settings), landmarks=LandmarkerConfig(video=video))
             self._pipeline = FramePipeline(self._engine, config, telemetry)
         except BaseException:
             self._engine.close()
@@ -84,29 +91,41 @@ class FaceSwap:
     @property
     def settings(self) -> SwapSettings:
         """The settings in force from the next frame on (a frozen, validated ``SwapSettings``)."""
-        return self._pending or self._settings
+        with self._lock:
+            return self._pending or self._settings
 
     @settings.setter
     def settings(self, value: SwapSettings) -> None:
         if not isinstance(value, SwapSettings):
             raise SwapcamError(f"settings must be a SwapSettings, not {type(value).__name__}")
-        self._pending = value  # applied by the thread that swaps, between two frames
+        with self._lock:
+            self._pending = value  # applied by the thread that swaps, between two frames
 
     def update(self, **changes: Any) -> SwapSettings:
         """Validates ``changes`` (unknown names, wrong types and out-of-range values raise and change nothing) and
-        applies them from the next frame on; returns the new settings."""
-        new = self.settings.with_changes(changes)
-        self.settings = new
+        applies them from the next frame on; returns the new settings. Safe from any thread: concurrent updates
+        all land (each builds on the one before)."""
+        with self._lock:
+            new = (self._pending or self._settings).with_changes(changes)
+            self._pending = new
         return new
 
     def _apply_pending(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is None or pending == self._settings:
+        with self._lock:
+            pending = self._pending
+        if pending is None:
             return
-        if pending.swap_config() != self._settings.swap_config():
-            self._pipeline.reconfigure(pending.swap_config())
-        self._pipeline.enabled = pending.enabled
-        self._settings = pending
+        if pending != self._settings:  # the slow part (a compositor, maybe a landmarker) runs outside the lock
+            if pending.swap_config() != self._settings.swap_config():
+                self._pipeline.reconfigure(self._swap_config(pending))
+            self._pipeline.enabled = pending.enabled
+        with self._lock:
+            self._settings = pending
+            if self._pending is pending:  # a newer change that came meanwhile stays pending for the next frame
+                self._pending = None
+
+    def _swap_config(self, settings: SwapSettings) -> SwapConfig:
+        return replace(settings.swap_config(), watermark=self.provenance)
 
     # -- frames ---------------------------------------------------------------------------------------------------
     @property
@@ -131,6 +150,8 @@ class FaceSwap:
         if faces is None:
             faces = self._pipeline.find(frame)
         swapped = self._pipeline.swap(frame, faces)
+        if self._settings.mirror:  # after the swap: landmarks (and ``last.faces``) stay in camera coordinates
+            cv2.flip(frame.image, 1, dst=frame.image)
         self.last = SwapResult(faces, swapped, dict(self._pipeline.last_ms))
         return swapped
 

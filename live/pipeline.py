@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from swapcam.core.engines.base import Engine
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Face, Frame
+from swapcam.live.coverage_watch import CoverageWatch
 from swapcam.live.swapper import FaceSwapper, SwapConfig
 from swapcam.live.telemetry import Telemetry
 
@@ -29,6 +30,7 @@ class FramePipeline:
         self.config = config
         self.telemetry = telemetry or Telemetry()
         self.swapper = FaceSwapper(engine, config.swap)
+        self.coverage = CoverageWatch(engine.info.coverage_ranges(), self.telemetry)  # issue 15
         self.landmarker = FaceLandmarker(replace(config.landmarks, max_faces=self._tracked(config.swap)))
         self.enabled = True  # the preview's `s` key turns the swap off and on
         self.last_ms: dict[str, float] = {}  # the last frame's stage times, ms
@@ -68,6 +70,7 @@ class FramePipeline:
             return 0
         t1 = clock()
         batch = self.swapper.prepare(frame.image, faces)
+        self.coverage(self.swapper.select(faces))
         t2 = clock()
         self.swapper.infer(batch)
         t3 = clock()

@@ -1,12 +1,19 @@
-"""The live loop: capture -> landmarks -> align -> infer -> composite -> sinks, on three kinds of thread.
+"""The live loop: capture -> landmarks -> align -> infer -> composite -> output clock -> sinks, on four kinds of
+thread (each a ``swapcam.core.workers.Worker``: an error it raises is stored and re-raised by the main loop).
 
     capture thread   reads the source as fast as it delivers and puts each frame in a one-place slot: the newest
-                     frame wins, a frame the loop had no time for is dropped and counted. Capture never waits.
-    main thread      takes the newest frame, runs the FramePipeline on it, hands it to every sink's slot.
-    one per sink     writes frames; a slow sink drops its own stale frames and never holds up processing.
+                     frame wins, a frame the loop had no time for is dropped and counted. Capture never waits. A
+                     camera or network source that fails or stalls is reopened with backoff (live/capture.py).
+    main thread      takes the newest frame, runs FaceSwap on it, applies the tracking-lost policy (live/lost.py)
+                     and hands it to the output clock.
+    output clock     feeds every sink at the source's rate: a frame that is late is covered by repeating the
+                     previous output, a lost source by a held and then a marked "reconnecting" frame (live/pacer.py).
+    one per sink     writes frames; a slow sink drops its own stale frames and never holds up processing, and a
+                     sink that fails is reported once and never stops the others (live/sinks/guard.py).
 
 Every frame keeps its capture timestamp to the sink, where the capture -> sink latency is measured. SIGINT and
-SIGTERM (through ``stop``) end the loop cleanly: sinks are flushed and closed, so files play.
+SIGTERM (through ``stop``) end the loop cleanly: sinks are flushed and closed, so files play. The run fails (after
+writing its stats) only when its primary sink, the first, failed for good.
 """
 
 from __future__ import annotations
@@ -25,9 +32,15 @@ from swapcam.core.engines import EngineConfig
 from swapcam.core.errors import SwapcamError
 from swapcam.core.messages import Frame
 from swapcam.core.model_info import read_model_info
+from swapcam.core.workers import Worker, raise_first_error
+from swapcam.live.capture import Capture
+from swapcam.live.control import PanelConfig
 from swapcam.live.faceswap import FaceSwap
+from swapcam.live.lost import LostPolicy
+from swapcam.live.pacer import Output, Pacer
 from swapcam.live.settings import SwapSettings
 from swapcam.live.sinks import SinkOptions, open_sink, sink_kind
+from swapcam.live.sinks.guard import GuardedSink
 from swapcam.live.slot import Closed, LatestSlot
 from swapcam.live.sources import SourceConfig, open_source
 from swapcam.live.telemetry import Telemetry
@@ -48,41 +61,31 @@ class LiveConfig:
     max_frames: int | None = None  # stop after this many processed frames
     stats_json: str | None = None
     status: bool | None = None  # one-line live status on stderr (None: when stderr is a terminal)
+    panel: PanelConfig | None = None  # the web control panel (--panel, issue 13); None: none
 
 
-def _sink_worker(sink, slot: LatestSlot, tel: Telemetry, primary: bool) -> None:
+def _sink_worker(sink: GuardedSink, slot: LatestSlot[Output], tel: Telemetry, primary: bool) -> None:
     try:
         while True:
             try:
-                frame = slot.get(timeout=0.5)
+                out = slot.get(timeout=0.5)
             except Closed:
                 return
-            if frame is None:
+            if out is None:
                 continue
             t0 = time.perf_counter()
-            sink.write(frame)
-            tel.stage(f"sink {sink.name}", time.perf_counter() - t0)
-            tel.delivered(sink.name, frame.t_capture, primary=primary)
-    except BaseException as exc:  # stored and re-raised by the main loop
-        slot.fail(exc)
+            if sink.write(out.frame, out.t_out):  # a failure is isolated and reported inside
+                tel.stage(f"sink {sink.name}", time.perf_counter() - t0)
+                tel.delivered(sink.name, out.frame.t_capture, primary=primary, fresh=out.fresh)
     finally:
-        release = getattr(sink, "release_on_thread", None)  # GUI sinks clean up on their own thread
-        if release is not None:
-            release()
+        sink.release_on_thread()  # GUI sinks clean up on their own thread
 
 
-def _capture_worker(source, slot: LatestSlot, tel: Telemetry, stop: threading.Event) -> None:
-    try:
-        while not stop.is_set():
-            frame = source.read()
-            if frame is None or stop.is_set():  # a frame read after the stop is neither processed nor dropped
-                break
-            tel.count("frames_in")
-            slot.put(frame)
-    except BaseException as exc:
-        slot.fail(exc)
-    finally:
-        slot.close()
+def _fresh_track(swap: FaceSwap) -> None:
+    """The source came back after an outage: forget the faces tracked before it (a new track, new smoothing)."""
+    pipeline = getattr(swap, "_pipeline", None)
+    if pipeline is not None:
+        pipeline.landmarker.reset()
 
 
 def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
@@ -99,7 +102,8 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
     if options.model is None:
         options = SinkOptions(options.provenance, Path(config.model).name, options.vcam_backend, options.vcam_device)
     with contextlib.ExitStack() as stack:
-        swap = stack.enter_context(FaceSwap(config.model, config.engine, settings=config.settings,
+        swap = stack.enter_context(FaceSwap(config.model, config.engine,
+                                            settings=config.settings, provenance=options.provenance,
                                             engine_config=config.engine_config, telemetry=tel))  # fmt: skip
         source = stack.enter_context(open_source(config.source, config.source_config))
 
@@ -110,36 +114,69 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
                 swap.update(enabled=not swap.settings.enabled)
 
         capture = LatestSlot[Frame]()
+        control = None  # the control panel: consulted once per frame (settings, model switch, preview)
+        if config.panel is not None:
+            from swapcam.live.panel import open_panel
+
+            control = stack.enter_context(open_panel(config, swap, tel, fps=source.fps,
+                                                     dropped=lambda: capture.dropped))  # fmt: skip
 
         def status() -> str:
             return tel.status_line(capture.dropped)
 
-        sinks = [stack.enter_context(open_sink(spec, source.width, source.height, source.fps, options,
-                                               status=status, on_key=on_key))  # fmt: skip
-                 for spec in config.sinks]
+        width, height, fps = source.width, source.height, source.fps
+
+        def sink_opener(spec: str):
+            return lambda: open_sink(spec, width, height, fps, options, status=status, on_key=on_key)
+
+        sinks = []
+        for spec in config.sinks:
+            reopen = sink_opener(spec) if "://" in spec else None  # network sinks reconnect; files stay closed
+            sinks.append(GuardedSink(stack.enter_context(sink_opener(spec)()), reopen))
+            stack.callback(sinks[-1].close)
         log.info("live: %s -> %s, engine %s, %s", source.name, ", ".join(s.name for s in sinks), swap.engine,
                  f"{info.source} -> {info.target}")  # fmt: skip
-        sink_slots = [LatestSlot[Frame]() for _ in sinks]
-        workers = [threading.Thread(target=_sink_worker, args=(s, q, tel, i == 0), name=f"sink-{i}", daemon=True)
+        settings = swap.settings
+        lost = LostPolicy()
+        # still:IMAGE stands in for a lost face and for a lost source; a missing still: one line before the run
+        still = lost.load_still(settings.on_lost, (height, width))
+        capturer = Capture(source, lambda: open_source(config.source, config.source_config, open_timeout=3.0),
+                           capture, tel, stop, attempts=config.source_config.reconnect)  # fmt: skip
+        stack.callback(capturer.close)  # the source in use at the end (a reopened one)
+        output = LatestSlot[Frame]()  # processed frames -> the output clock
+        sink_slots = [LatestSlot[Output](capacity=4) for _ in sinks]  # every output frame is a slot of the cadence
+        pacer = Pacer(fps, sink_slots, tel, timeout_s=config.source_config.timeout_s,
+                      source_lost=lambda: capturer.lost, still=still,
+                      source_age=lambda: time.perf_counter() - capturer.last_frame_at)  # fmt: skip
+        workers = [Worker(lambda s=s, q=q, i=i: _sink_worker(s, q, tel, i == 0), f"sink-{i}")
                    for i, (s, q) in enumerate(zip(sinks, sink_slots))]  # fmt: skip
-        workers.append(threading.Thread(target=_capture_worker, args=(source, capture, tel, stop), name="capture",
-                                        daemon=True))  # fmt: skip
+        workers.append(Worker(lambda: pacer.run(output), "output-clock"))
+        workers.append(Worker(capturer.run, "capture", on_exit=capture.close))
         for w in workers:
             w.start()
         next_status = 0.0
+        generation = swapped_since_reconnect = 0
         try:
             while not stop.is_set():
-                for q in sink_slots:
-                    q.raise_if_failed()
+                raise_first_error(workers)
                 try:
                     frame = capture.get(timeout=0.2)
                 except Closed:
                     break
                 if frame is None:
                     continue
-                swap.process(frame)
-                for q in sink_slots:
-                    q.put(frame)
+                if capturer.generation != generation:  # the source came back after an outage
+                    generation, swapped_since_reconnect = capturer.generation, 0
+                    _fresh_track(swap)
+                if control is not None:
+                    swap = control.before_frame(swap, frame)
+                swapped = swap.process(frame)
+                settings = swap.settings
+                lost(frame, policy=settings.on_lost, swapped=swapped, faces=swap.last.faces, enabled=settings.enabled)
+                swapped_since_reconnect += swapped > 0
+                output.put(frame)
+                if control is not None:
+                    control.after_frame(frame)
                 if config.max_frames and tel.counters["frames_processed"] >= config.max_frames:
                     break
                 if show_status and time.perf_counter() >= next_status:
@@ -147,18 +184,27 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
                     print("\r" + tel.status_line(capture.dropped) + " ", end="", file=sys.stderr, flush=True)
         finally:
             stop.set()
-            for q in sink_slots:
-                q.close()
+            output.close()  # the output clock sends what is left, then closes the sinks' slots
             for w in workers:
                 w.join(timeout=10)
             if show_status:
                 print(file=sys.stderr)
-        for q in sink_slots:
-            q.raise_if_failed()
+        raise_first_error(workers)
+        for s in sinks:
+            s.close()  # finalised here (not by the exit stack) so that a failure to finalise is in the stats
         drops = {f"dropped_sink {s.name}": q.dropped for s, q in zip(sinks, sink_slots)}
-        stats = tel.summary({"dropped_capture": capture.dropped, **drops, "engine": swap.engine,
+        stats = tel.summary({"dropped_capture": capture.dropped, "dropped_output": output.dropped + pacer.dropped,
+                             **drops, "frames_emitted": pacer.emitted, "engine": swap.engine,
                              "source": source.name, "sinks": [s.name for s in sinks],
-                             "frames_written": {s.name: s.frames for s in sinks}})  # fmt: skip
+                             "frames_written": {s.name: s.frames for s in sinks},
+                             "sink_status": {s.name: s.stats() for s in sinks},
+                             "reconnect_s": capturer.reconnect_s,
+                             "frames_swapped_since_reconnect": swapped_since_reconnect,
+                             "seconds_without_source": round(pacer.seconds_without_source, 2),
+                             "frames_policy_applied": lost.applied})  # fmt: skip
     if config.stats_json:
         write_atomic(config.stats_json, json.dumps(stats, indent=2) + "\n")
+    primary = sinks[0]
+    if primary.failed_for_good:
+        raise SwapcamError(f"the primary sink {primary.name} failed: {primary.errors[-1] if primary.errors else '?'}")
     return stats

@@ -14,7 +14,10 @@ from swapcam.core.errors import SwapcamError
 from swapcam.core.mask import MaskConfig
 from swapcam.live.blend import BlendConfig
 from swapcam.live.color import ColorConfig
-from swapcam.live.composite import CompositeConfig
+from swapcam.live.composite import CompositeConfig, PlacementConfig
+from swapcam.live.mouth import MODES as MOUTH_MODES
+from swapcam.live.mouth import MouthConfig
+from swapcam.live.sharpen import SharpenConfig
 from swapcam.live.swapper import SwapConfig
 
 # name -> (low, high), inclusive. Units: erode and feather are fractions of the face size (the face oval's width,
@@ -24,10 +27,17 @@ RANGES: dict[str, tuple[float, float]] = {
     "erode": (-0.25, 0.35),
     "feather": (0.0, 0.25),
     "max_faces": (1, 8),
+    "face_scale": (0.5, 1.5),  # the pasted face's size about its centre
+    "face_x": (-0.5, 0.5),  # shifts of the pasted face, fractions of the aligned crop's width
+    "face_y": (-0.5, 0.5),
+    "mouth_grow": (0.0, 0.15),  # mouth pass-through mask: growth and edge sigma, fractions of the face size
+    "mouth_feather": (0.0, 0.1),
+    "sharpen": (0.0, 1.0),  # unsharp-mask amount on the swapped face (issue 15)
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "faces": ("largest", "all"),
     "color": ("rct", "lct", "none"),
+    "mouth": MOUTH_MODES,
 }
 
 
@@ -41,6 +51,20 @@ class SwapSettings:
     feather: float = MaskConfig().feather  # Gaussian sigma of the mask edge, fraction of the face width
     color: str = ColorConfig().mode  # colour transfer onto the face it replaces: rct, lct or none
     model_mask: bool = True  # intersect the landmark mask with the mask the model painted
+    face_scale: float = 1.0  # size of the pasted face about its centre (the panel's nudges, issue 13)
+    face_x: float = 0.0  # shift the pasted face right by this fraction of the crop's width (negative: left)
+    face_y: float = 0.0  # shift it down (negative: up)
+    mirror: bool = False  # flip the output left-right, after the swap
+    # where the swapped face is lost: passthrough, hold, blur or still:IMAGE (swapcam.live.lost; live and convert)
+    on_lost: str = "blur"
+    # mouth pass-through (issue 15): the input's own lips and mouth over the swapped face: off, on, or auto (only
+    # as far as the input opens the mouth wider than the model drew it); see swapcam.live.mouth
+    # auto by measurement: person_a through a `fast` model that keeps the lips shut, mouth-opening r 0.16 -> 0.97,
+    # identity retrieval unchanged at 100 % (README, issue 15)
+    mouth: str = "auto"
+    mouth_grow: float = MouthConfig().grow
+    mouth_feather: float = MouthConfig().feather
+    sharpen: float = SharpenConfig().amount  # unsharp mask on the swapped face, 0..1 (swapcam.live.sharpen)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -65,6 +89,9 @@ class SwapSettings:
                     raise SwapcamError(f"{f.name} must be between {lo} and {hi}, not {value}")
             if f.name in CHOICES and value not in CHOICES[f.name]:
                 raise SwapcamError(f"{f.name} must be one of {', '.join(CHOICES[f.name])}, not {value!r}")
+        from swapcam.live.lost import check_policy  # "still:IMAGE" is open-ended, so it has its own check
+
+        check_policy(self.on_lost)
 
     def with_changes(self, changes: dict[str, Any]) -> SwapSettings:
         """A validated copy with ``changes`` applied; unknown names are refused (nothing is changed then)."""
@@ -79,5 +106,8 @@ class SwapSettings:
 
     def swap_config(self) -> SwapConfig:
         composite = CompositeConfig(MaskConfig(erode=self.erode, feather=self.feather), ColorConfig(mode=self.color),
-                                    BlendConfig(opacity=self.opacity))  # fmt: skip
+                                    BlendConfig(opacity=self.opacity, cubic=self.sharpen > 0),
+                                    placement=PlacementConfig(self.face_scale, self.face_x, self.face_y),
+                                    mouth=MouthConfig(self.mouth, self.mouth_grow, self.mouth_feather),
+                                    sharpen=SharpenConfig(self.sharpen))  # fmt: skip
         return SwapConfig(faces=self.faces, max_faces=self.max_faces, model_mask=self.model_mask, composite=composite)

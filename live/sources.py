@@ -8,10 +8,12 @@ became available; the runner carries it to the sinks to measure latency.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import numpy as np
 from swapcam.core.errors import SwapcamError
 from swapcam.core.media_io import IMAGE_SUFFIXES, load_image
 from swapcam.core.messages import Frame
+from swapcam.core.video import LIVE_SCHEMES, rgb, scheme_of
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,18 @@ class SourceConfig:
     mjpg: bool = True  # cameras: ask for MJPG, which USB cameras need for 720p/1080p at 30 fps
     loop: bool = False  # files: start again at the end
     pace: bool = True  # files: deliver frames at the file's frame rate (False: as fast as they decode)
-
-
-_LIVE_SCHEMES = frozenset({"udp", "rtp", "rtsp", "rtmp", "rtmps", "srt", "tcp"})
+    # cameras and network sources: reopen attempts per outage after the source fails or stalls (-1: forever,
+    # 0: never, the run ends with the source). Files end at their end (or loop); they are not reopened.
+    reconnect: int = -1
+    stall_s: float = 1.0  # network sources: a read that waits longer than this counts as a lost source
+    timeout_s: float | None = None  # no frame for this long: the sinks get held frames (None: 3 frame intervals)
 
 
 class _Source:
-    """Sources are context managers; ``close`` releases the device or file (idempotent in each subclass)."""
+    """Sources are context managers; ``close`` releases the device or file (idempotent in each subclass).
+    ``reconnectable``: the runner reopens it after it fails or stalls (cameras and network streams)."""
+
+    reconnectable = False
 
     def close(self) -> None:
         pass
@@ -50,8 +58,26 @@ class _Source:
         self.close()
 
 
+@contextlib.contextmanager
+def _opencv_quiet(cv2) -> Iterator[None]:
+    """OpenCV prints its own warning lines when a camera index does not exist; we say it in our one line instead.
+    (``cv2.setLogLevel``: this OpenCV's Python build has no ``cv2.utils.logging``; 0 is LOG_LEVEL_SILENT.)"""
+    set_level, get_level = getattr(cv2, "setLogLevel", None), getattr(cv2, "getLogLevel", None)
+    if set_level is None or get_level is None:
+        yield
+        return
+    previous = get_level()
+    set_level(0)
+    try:
+        yield
+    finally:
+        set_level(previous)
+
+
 class CameraSource(_Source):
     """A camera by index (``0``) or device path (``/dev/video0``) through OpenCV (V4L2 on Linux)."""
+
+    reconnectable = True
 
     def __init__(self, device: str, config: SourceConfig) -> None:
         import cv2
@@ -61,8 +87,10 @@ class CameraSource(_Source):
         backend = cv2.CAP_V4L2 if os.name == "posix" and not os.uname().sysname == "Darwin" else cv2.CAP_ANY
         if isinstance(index, str) and not Path(index).exists():
             raise SwapcamError(f"cannot open camera {device}: no such device")
-        self._cap = cv2.VideoCapture(index, backend)
-        if not self._cap.isOpened():
+        with _opencv_quiet(cv2):
+            self._cap = cv2.VideoCapture(index, backend)
+            opened = self._cap.isOpened()
+        if not opened:
             self._cap.release()
             raise SwapcamError(f"cannot open camera {device}: no camera there, or it is in use")
         if config.mjpg:
@@ -95,64 +123,42 @@ class CameraSource(_Source):
         self._cap.release()
 
 
-
 class AvSource(_Source):
-    """A video file or a network URL (rtsp, rtmp, udp, srt, http) decoded by PyAV straight to RGB.
+    """A video file or a network URL (rtsp, rtmp, udp, srt, http) decoded by ``swapcam.core.video.VideoReader``.
 
     Files are paced at their own frame rate (so they behave like a camera) and can loop; network streams arrive
-    in real time and are read with FFmpeg's low-delay flags."""
+    in real time, are read with FFmpeg's low-delay flags, and a read that stalls longer than ``stall_s`` raises
+    (the runner then reopens the stream)."""
 
-    def __init__(self, target: str, config: SourceConfig) -> None:
-        import av
+    def __init__(self, target: str, config: SourceConfig, *, open_timeout: float = 10.0) -> None:
+        from swapcam.core.video import VideoReader
 
-        self._av = av
-        scheme = target.split("://", 1)[0].lower() if "://" in target else "file"
-        # live streams arrive in real time and are never paced; files (and files over http) play at their rate
-        self.network = scheme in _LIVE_SCHEMES
-        if scheme == "file" and not Path(target).is_file():
+        if scheme_of(target) == "file" and not Path(target).is_file():
             raise SwapcamError(f"no such file: {target}")
-        options = {}
-        if self.network:
-            options = {"fflags": "nobuffer", "flags": "low_delay"}
-            if target.startswith("rtsp://"):
-                options["rtsp_transport"] = "tcp"
-        try:
-            self._container = av.open(target, options=options, timeout=10)
-        except av.FFmpegError as exc:
-            raise SwapcamError(f"cannot open {target}: {exc.strerror or exc}") from exc
-        if not self._container.streams.video:
-            self._container.close()
-            raise SwapcamError(f"no video stream in {target}")
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "SLICE"  # frame threading would hold frames back: latency over throughput
-        cc = self._stream.codec_context
-        self.width, self.height = cc.width, cc.height
-        self.fps = float(self._stream.average_rate or self._stream.base_rate or 30)
+        network = scheme_of(target) in LIVE_SCHEMES
+        # live streams arrive in real time and are never paced; files (and files over http) play at their rate
+        self._reader = VideoReader(target, live=True, open_timeout=open_timeout,
+                                   read_timeout=config.stall_s if network else None)  # fmt: skip
+        self.network = self.reconnectable = network
+        self.width, self.height, self.fps = self._reader.width, self._reader.height, self._reader.fps
         self.name = target
-        self._target = target
         self._config = config
-        self._frames = self._container.decode(self._stream)
+        self._frames = self._reader.decode()
         self._next = 0
         self._t0: float | None = None  # wall-clock instant of stream time 0 (pacing)
 
-    def _decoded(self):
-        try:
-            return next(self._frames, None)
-        except self._av.FFmpegError as exc:
-            raise SwapcamError(f"cannot read {self._target}: {exc.strerror or exc}") from exc
-
     def read(self) -> Frame | None:
-        vf = self._decoded()
+        vf = next(self._frames, None)
         if vf is None and self._config.loop and not self.network and self._next > 0:  # files, also over http
-            self._container.seek(0)
-            self._frames = self._container.decode(self._stream)
+            self._reader.rewind()
+            self._frames = self._reader.decode()
             self._t0 = None
-            vf = self._decoded()
+            vf = next(self._frames, None)
         if vf is None:
             return None
-        image = vf.to_ndarray(format="rgb24")  # (H, W, 3) uint8
+        image = rgb(vf)  # (H, W, 3) uint8
         if self._config.pace and not self.network:
-            ts = float(vf.pts * vf.time_base) if vf.pts is not None else self._next / self.fps
+            ts = self._reader.seconds(vf, self._next)
             now = time.perf_counter()
             if self._t0 is None:
                 self._t0 = now - ts
@@ -164,8 +170,7 @@ class AvSource(_Source):
         return frame
 
     def close(self) -> None:
-        self._container.close()
-
+        self._reader.close()
 
 
 class ImageSource(_Source):
@@ -190,13 +195,13 @@ class ImageSource(_Source):
         return frame
 
 
-def open_source(spec: str, config: SourceConfig = SourceConfig()):
+def open_source(spec: str, config: SourceConfig = SourceConfig(), *, open_timeout: float = 10.0):
     """``0`` or ``/dev/video0``: a camera; ``scheme://...``: a network stream; an image file: a still; any other
-    path: a video file."""
+    path: a video file. ``open_timeout``: seconds a network stream may take to open."""
     if spec.isdigit() or re.fullmatch(r"/dev/video\d+", spec):
         return CameraSource(spec, config)
     if "://" in spec:
-        return AvSource(spec, config)
+        return AvSource(spec, config, open_timeout=open_timeout)
     path = Path(spec)
     if not path.exists():
         raise SwapcamError(f"no such file: {spec}")

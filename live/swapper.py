@@ -18,7 +18,8 @@ import numpy as np
 from swapcam.core.align import align_face
 from swapcam.live.composite import CompositeConfig, FaceCompositor
 from swapcam.core.engines.base import Engine
-from swapcam.core.messages import AlignedFace, Face
+from swapcam.core.messages import AlignedFace, Face, face_area
+from swapcam.core.watermark import WatermarkEmbedder, model_id
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class SwapConfig:
     max_faces: int = 4
     model_mask: bool = True  # intersect the landmark mask with the mask the model painted
     composite: CompositeConfig = field(default_factory=CompositeConfig)
+    watermark: bool = True  # the invisible mark in every swapped face (off only with --no-provenance)
 
 
 @dataclass(slots=True)
@@ -38,12 +40,6 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.aligned)
-
-
-def face_area(face: Face) -> float:
-    """Area of the face's landmark box, px²: how "largest" is judged wherever one face is chosen."""
-    x0, y0, x1, y1 = face.box
-    return (x1 - x0) * (y1 - y0)
 
 
 class FaceSwapper:
@@ -66,7 +62,10 @@ class FaceSwapper:
             self._crops = np.empty((n, r, r, 3), np.uint8)  # aligned input crops, RGB
             self._tensor = np.empty((n, 3, r, r), np.float32)  # the engine's input
         self.config = config
-        self._compositor = FaceCompositor(r, config.composite)
+        mark = None
+        if config.watermark:  # the model's mark, warped into its crop once (swapcam.core.watermark)
+            mark = WatermarkEmbedder(self.spec, model_id(self.engine.info.to_metadata()))
+        self._compositor = FaceCompositor(r, config.composite, mark=mark)
 
     def select(self, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         if self.config.faces == "largest" and len(faces) > 1:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from swapcam import __version__
+from swapcam.core.version import __version__
 from swapcam.core.errors import SwapcamError
 
 
@@ -165,28 +165,19 @@ def write_clip(path: str | Path, camera: VirtualCamera, *, source: str, provenan
     """Writes every frame of ``camera`` as an H.264 MP4 (frame i at pts i / fps). The file appears complete or not
     at all. It carries ``clip_tags(source)`` unless ``provenance`` is False, and always the camera's settings
     (tag ``swapcam_camera``) so a later run can tell whether it may reuse the clip."""
-    import av
-
-    from swapcam.live.sinks.av_out import open_output
+    from swapcam.core.video import VideoWriter
 
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.part{path.suffix}")  # same suffix: it picks the muxer
-    time_base = Fraction(1, camera.config.fps)
     c = camera.config
-    container, stream = open_output(str(tmp), c.width, c.height, Fraction(c.fps), live=False, provenance=False,
-                                    model=None, time_base=time_base, crf=crf)  # fmt: skip
+    tags = clip_tags(source) if provenance else {}
     try:
-        with container:
-            tags = clip_tags(source) if provenance else {}
-            container.metadata.update({**tags, "swapcam_camera": camera.describe()})
+        with VideoWriter(str(tmp), c.width, c.height, Fraction(c.fps), live=False, provenance=False,
+                         time_base=Fraction(1, c.fps), crf=crf,
+                         metadata={**tags, "swapcam_camera": camera.describe()}) as out:  # fmt: skip
             for i, image in enumerate(camera):
-                vf = av.VideoFrame.from_ndarray(image, format="rgb24")
-                vf.pts, vf.time_base = i, time_base
-                for packet in stream.encode(vf):
-                    container.mux(packet)
-            for packet in stream.encode(None):  # flush the encoder's delayed frames
-                container.mux(packet)
-    except av.FFmpegError as exc:
+                out.write(image, i)  # frame i at pts i / fps
+    except SwapcamError:
         tmp.unlink(missing_ok=True)
-        raise SwapcamError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
     return tmp.replace(path)

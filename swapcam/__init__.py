@@ -24,11 +24,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from swapcam.core.errors import SwapcamError
+from swapcam.core.provenance import provenance_tags
+from swapcam.core.version import __version__
 
-__version__ = "0.2.0"
-__all__ = ["FaceSwap", "SwapResult", "SwapSettings", "SwapcamError", "__version__"]
+__all__ = ["FaceSwap", "SwapResult", "SwapSettings", "SwapcamError", "VideoWriter", "__version__", "provenance_tags"]
 
 if TYPE_CHECKING:
+    from swapcam.core.video import VideoWriter
     from swapcam.live.faceswap import FaceSwap, SwapResult, SwapSettings
 
 
@@ -37,4 +39,8 @@ def __getattr__(name: str):
         from swapcam.live import faceswap
 
         return getattr(faceswap, name)
+    if name == "VideoWriter":
+        from swapcam.core.video import VideoWriter
+
+        return VideoWriter
     raise AttributeError(f"module 'swapcam' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from swapcam import __version__
+from swapcam.core.version import __version__
 from swapcam.core.errors import SwapcamError
 
 # name -> (module, one-line help). Adding a command is one module and one line here.
@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("swapcam.live.cli_convert", "swap faces in a video file, every frame, keeping its audio"),
     "export": ("swapcam.export.cli_export", "export a training run as a self-describing ONNX model (+ int8, fp16, TensorRT)"),
     "eval": ("swapcam.evaluate.cli_eval", "measure a swap: identity retrieval, head-pose error, mouth, background, jitter"),
+    "verify": ("swapcam.live.cli_verify", "is a video or image marked by swapcam's invisible watermark? exit 0 yes, 1 no"),
+    "doctor": ("swapcam.live.cli_doctor", "check the install: which inference engines start here, and why not the others"),
 }
 
 

@@ -1,4 +1,9 @@
-"""Shared fixtures: the portable portraits (always there) and the sample footage (skipped when absent)."""
+"""Shared fixtures: the portable portraits (always there) and the sample footage.
+
+Without ../shared/data the fixtures that need footage of real people (facesets, the tiny trained model, the clip
+that live and convert run on) are built from the packaged portraits' virtual-camera clips instead (the same clips
+``make demo`` makes), so a fresh clone anywhere runs the train, export, engine, live and convert tests; only tests
+about a particular shared clip skip."""
 
 from __future__ import annotations
 
@@ -21,6 +26,36 @@ def shared(relative: str) -> Path:
     if not path.is_file():
         pytest.skip(f"sample footage not available: {path} (see ../shared/data/SOURCES.md)")
     return path
+
+
+_PORTRAIT_CLIPS: dict[str, Path] = {}
+
+
+def portrait_clip(name: str) -> Path:
+    """A 480x480, 450-frame virtual-camera clip of a packaged portrait ("astronaut" or "grace_hopper"), made once
+    per test session: the stand-in for the shared talking-head clips when ../shared/data is absent."""
+    if name not in _PORTRAIT_CLIPS:
+        import tempfile
+
+        from swapcam import demo
+
+        out = Path(tempfile.mkdtemp(prefix="swapcam-portrait-clips-"))
+        clips = demo.make_clips(demo.DemoConfig(out=str(out), frames=450, size=480), out)
+        _PORTRAIT_CLIPS.update(clips)
+    return _PORTRAIT_CLIPS[name]
+
+
+def clip_a() -> Path:
+    """Footage of person A: clips/person_a.mp4 (480x480, 30 fps), else the astronaut's virtual-camera clip (also
+    480x480 at 30 fps)."""
+    path = SHARED_DATA / "clips/person_a.mp4"
+    return path if path.is_file() else portrait_clip("astronaut")
+
+
+def clip_b() -> Path:
+    """Footage of person B: clips/person_b.mp4, else Grace Hopper's virtual-camera clip."""
+    path = SHARED_DATA / "clips/person_b.mp4"
+    return path if path.is_file() else portrait_clip("grace_hopper")
 
 
 @pytest.fixture(scope="session")
@@ -69,12 +104,13 @@ def person_a_raw():
 
 @pytest.fixture(scope="session")
 def facesets(tmp_path_factory):
-    """Two small real facesets: every 10th frame of clips/person_a.mp4, every 5th of clips/person_b.mp4."""
+    """Two small real facesets: every 10th frame of clip A (person_a.mp4, else the astronaut's clip), every 5th of
+    clip B (person_b.mp4, else Grace Hopper's)."""
     from swapcam.trainer.extract import ExtractConfig, Extractor
 
     root = tmp_path_factory.mktemp("facesets")
-    Extractor(root / "a", ExtractConfig(every=10)).run([str(shared("clips/person_a.mp4"))])
-    Extractor(root / "b", ExtractConfig(every=5)).run([str(shared("clips/person_b.mp4"))])
+    Extractor(root / "a", ExtractConfig(every=10)).run([str(clip_a())])
+    Extractor(root / "b", ExtractConfig(every=5)).run([str(clip_b())])
     return str(root / "a"), str(root / "b")
 
 

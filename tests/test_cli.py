@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +18,25 @@ from swapcam.core.media_io import write_image
 from swapcam.core.provenance import PNG_KEYWORD, SYNTHETIC_NOTE, read_png_text
 
 
-def _swapcam(*args: str) -> subprocess.CompletedProcess:
-    """Runs the installed console script, as a user would."""
-    exe = [sys.executable, "-c", "import sys; from swapcam.cli import main; sys.exit(main())"]
-    return subprocess.run([*exe, *args], capture_output=True, text=True, timeout=120)
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def _one_error_line(result: subprocess.CompletedProcess) -> str:
+def _swapcam(*args: str) -> Result:
+    """Runs ``swapcam ARGS`` in this process (the CLI's main), capturing what it prints."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def _one_error_line(result: Result) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("swapcam: error: ")
@@ -33,6 +49,20 @@ def test_help_and_version():
     assert result.returncode == 0 and "faces" in result.stdout
     result = _swapcam("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"swapcam {__version__}"
+
+
+def test_the_console_script_starts_without_torch(tmp_path):
+    """The installed ``swapcam`` script, as a user runs it: --help and a bad ``info`` import neither torch nor any
+    command module they do not use (start-up time; issue 11)."""
+    script = Path(sys.executable).with_name("swapcam")
+    assert script.is_file(), "swapcam console script not installed"
+    probe = ("import sys\nfrom swapcam.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)")
+    for args in (["--help"], ["info", str(tmp_path / "missing.onnx")]):
+        result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
+        assert result.stderr.strip().endswith("NO-TORCH"), (args, result.stderr)
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "COMMAND" in result.stdout
 
 
 def test_missing_file_is_one_line(tmp_path):

@@ -22,7 +22,7 @@ from swapcam.cli import main as cli
 from swapcam.live.convert import ConvertConfig, convert
 from swapcam.live.runner import LiveConfig, run_live
 from swapcam.live.sinks import SinkOptions
-from tests.conftest import ROOT, make_clip, shared
+from tests.conftest import ROOT, clip_a, make_clip, shared
 
 
 def _decode(path, every: int = 1) -> list[np.ndarray]:
@@ -55,13 +55,13 @@ def _hull_mask(image: np.ndarray, detect, grow: float) -> np.ndarray:
 @pytest.fixture(scope="module")
 def converted(tiny_model, tmp_path_factory):
     out = tmp_path_factory.mktemp("convert") / "person_a_swapped.mp4"
-    result = convert(ConvertConfig(str(tiny_model), str(shared("clips/person_a.mp4")), str(out), progress=False))
+    result = convert(ConvertConfig(str(tiny_model), str(clip_a()), str(out), progress=False))
     return result, out
 
 
 def test_convert_keeps_every_frame_the_size_rate_and_audio(converted):
     result, out = converted
-    src = shared("clips/person_a.mp4")
+    src = clip_a()
     w, h, fps, n, audio = _video_info(src)
     assert _video_info(out) == (w, h, fps, n, audio)
     assert result.frames == n and result.frames_with_face > 0.95 * n and not result.interrupted
@@ -71,7 +71,7 @@ def test_convert_keeps_every_frame_the_size_rate_and_audio(converted):
 
 def test_convert_changes_the_face_and_nothing_outside_it(converted, detect):
     _, out = converted
-    before = _decode(shared("clips/person_a.mp4"), every=100)
+    before = _decode(clip_a(), every=100)
     after = _decode(out, every=100)
     assert len(before) == len(after) >= 10
     for a, b in zip(before, after):
@@ -84,7 +84,7 @@ def test_convert_changes_the_face_and_nothing_outside_it(converted, detect):
 
 
 def test_convert_carries_generated_audio_and_can_drop_provenance(tiny_model, tmp_path):
-    frames = _decode(shared("clips/person_a.mp4"), every=10)[:45]
+    frames = _decode(clip_a(), every=10)[:45]
     clip = make_clip(tmp_path / "tone.mkv", frames, audio_hz=440.0, audio_codec="pcm_s16le")
     out = tmp_path / "tone_swapped.mp4"
     assert cli(["convert", "--model", str(tiny_model), "--no-provenance", str(clip), str(out)]) == 0
@@ -100,7 +100,7 @@ def test_convert_carries_generated_audio_and_can_drop_provenance(tiny_model, tmp
 
 
 def test_a_clip_without_faces_passes_through(tiny_model, tmp_path):
-    wall = _decode(shared("clips/person_a.mp4"), every=200)[0][:160, :160]  # a corner with no face in it
+    wall = _decode(clip_a(), every=200)[0][:160, :160]  # a corner with no face in it
     frames = [np.ascontiguousarray(np.roll(wall, i, axis=1)) for i in range(20)]
     clip = make_clip(tmp_path / "wall.mp4", frames)
     result = convert(ConvertConfig(str(tiny_model), str(clip), str(tmp_path / "wall_out.mp4"), progress=False))
@@ -136,7 +136,7 @@ class MemoryCamera:
 
 def _numbered_clip(path, n: int) -> list[np.ndarray]:
     """Frames of person_a with their index drawn as a 10-bit black/white bar code along the top edge."""
-    base = _decode(shared("clips/person_a.mp4"), every=7)[:n]
+    base = _decode(clip_a(), every=7)[:n]
     for i, image in enumerate(base):
         for bit in range(10):
             image[:16, bit * 24 : bit * 24 + 24] = 255 if (i >> bit) & 1 else 0
@@ -157,7 +157,10 @@ def test_live_feeds_the_real_pyvirtualcam_camera_in_order(tiny_model, tmp_path):
     got = MemoryCamera.received
     assert len(got) == stats["frames_out"] >= 30 and stats["frames_in"] == 40
     codes = [_read_code(f) for f in got]
-    assert codes == sorted(set(codes)) and codes[-1] <= 39  # in order, none repeated
+    # in order; a frame may be repeated (the output clock covers a late frame), never one from before it
+    assert codes == sorted(codes) and codes[-1] <= 39
+    lost = stats["dropped_output"] + sum(v for k, v in stats.items() if k.startswith("dropped_sink"))
+    assert len(set(codes)) >= stats["frames_processed"] - lost  # every processed frame got there, or was counted
     assert stats["frames_with_face"] > 0 and stats["latency_capture_to_sink"]["p50_ms"] > 0
 
 
@@ -183,7 +186,7 @@ def test_live_streams_over_udp_to_a_pyav_reader(tiny_model):
     reader = threading.Thread(target=receive, daemon=True)
     reader.start()
     time.sleep(0.5)  # the reader is listening before the first packet leaves
-    stats = run_live(LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), (f"udp://127.0.0.1:{port}",),
+    stats = run_live(LiveConfig(str(tiny_model), str(clip_a()), (f"udp://127.0.0.1:{port}",),
                                 max_frames=90, status=False))  # fmt: skip
     reader.join(timeout=15)
     assert stats["frames_out"] >= 60
@@ -198,10 +201,10 @@ def test_bad_inputs_get_one_clear_line(tiny_model, tmp_path, capsys, monkeypatch
     junk.write_bytes(b"\x00\x01 not a video" * 500)
     foreign = tmp_path / "foreign.onnx"
     foreign.write_bytes(b"\x08\x07")  # a valid protobuf prefix, not an ONNX model of ours
-    clip = str(shared("clips/person_a.mp4"))
+    clip = str(clip_a())
     cases = [
         (["live", "--model", str(tiny_model), "--source", "/dev/video63", "--sink", "x.mp4"], "cannot open camera"),
-        (["live", "--model", str(tiny_model), "--source", str(junk), "--sink", str(tmp_path / "o.mp4")], "cannot open"),
+        (["live", "--model", str(tiny_model), "--source", str(junk), "--sink", str(tmp_path / "o.mp4")], "cannot read video"),
         (["live", "--model", str(foreign), "--source", clip, "--sink", "vcam"], "foreign.onnx"),
         (["live", "--model", str(tiny_model), "--source", clip, "--sink", "out.xyz"], "unsupported output file"),
         (["live", "--model", str(tiny_model), "--source", clip, "--sink", "ftp://host/x"], "unsupported stream URL"),
@@ -223,7 +226,7 @@ def test_sigint_during_a_file_sink_leaves_a_playable_file(tiny_model, tmp_path):
     out = tmp_path / "interrupted.mp4"
     proc = subprocess.Popen(
         [sys.executable, "-m", "swapcam.cli", "live", "--model", str(tiny_model), "--source",
-         str(shared("clips/person_a.mp4")), "--sink", str(out), "--stats-json", str(tmp_path / "s.json")],
+         str(clip_a()), "--sink", str(out), "--stats-json", str(tmp_path / "s.json")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -268,7 +271,7 @@ def test_a_still_source_with_two_people_swaps_the_faces_asked_for(tiny_model, tm
 def test_a_udp_stream_is_a_source_too(tiny_model, tmp_path):
     """A PyAV sender streams a clip as MPEG-TS over UDP; `live` reads it as its source and writes a file."""
     port = _free_udp_port()
-    frames = _decode(shared("clips/person_a.mp4"), every=3)[:150]
+    frames = _decode(clip_a(), every=3)[:150]
     stop = threading.Event()
 
     def send() -> None:
@@ -309,7 +312,7 @@ def test_the_preview_window_shows_frames_on_a_virtual_display(tiny_model, tmp_pa
         time.sleep(1.0)
         monkeypatch.setenv("DISPLAY", display)
         result: dict = {}
-        config = LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), ("preview",), max_frames=90,
+        config = LiveConfig(str(tiny_model), str(clip_a()), ("preview",), max_frames=90,
                             status=False)  # fmt: skip
         loop = threading.Thread(target=lambda: result.update(run_live(config)))
         loop.start()
@@ -338,10 +341,11 @@ import av, json, sys
 n, shape = 0, None
 with av.open(sys.argv[1], format="flv", options={"listen": "1"}, timeout=30) as c:
     meta = dict(c.metadata)
-    for f in c.decode(video=0):
-        n, shape = n + 1, f.to_ndarray(format="rgb24").shape
-        if n >= 30:
-            break
+    try:  # to the end (a receiver that left early would be a failed sink); FFmpeg ends an RTMP session with EIO
+        for f in c.decode(video=0):
+            n, shape = n + 1, f.to_ndarray(format="rgb24").shape
+    except av.FFmpegError:
+        pass
 print(json.dumps({"frames": n, "shape": shape, "comment": meta.get("comment", "")}))
 """
 
@@ -356,10 +360,11 @@ def test_live_publishes_rtmp_with_provenance(tiny_model):
     url = f"rtmp://127.0.0.1:{port}/live/test"
     server = subprocess.Popen([sys.executable, "-c", RECEIVER, url], stdout=subprocess.PIPE, text=True)
     time.sleep(1.5)
-    stats = run_live(LiveConfig(str(tiny_model), str(shared("clips/person_a.mp4")), (url,), max_frames=60,
+    stats = run_live(LiveConfig(str(tiny_model), str(clip_a()), (url,), max_frames=60,
                                 status=False))  # fmt: skip
     got = json.loads(server.communicate(timeout=30)[0])
-    assert stats["frames_out"] == 60 and got["frames"] == 30 and got["shape"] == [480, 480, 3]
+    assert stats["frames_processed"] == 60 and stats["frames_out"] >= 60  # the output clock may repeat a late frame
+    assert got["frames"] >= 30 and got["shape"] == [480, 480, 3]
     assert "Synthetic media" in got["comment"]
 
 
@@ -368,7 +373,7 @@ def test_a_file_over_http_is_a_source_played_at_its_rate(tiny_model, tmp_path):
     import http.server
 
     # MPEG-TS: no index to seek for (an MP4 needs its moov atom at the front and a server that answers Range)
-    make_clip(tmp_path / "served.ts", _decode(shared("clips/person_a.mp4"), every=10)[:30])
+    make_clip(tmp_path / "served.ts", _decode(clip_a(), every=10)[:30])
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -171,3 +171,63 @@ def test_evaluate_reports_ssim_of_a_perfect_model_as_one(facesets):
 
     scores = evaluate(Identity(), side, side, torch.device("cpu"))
     assert scores["ssim_a"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_liae_trains_resumes_exactly_and_exports_with_parity(facesets, tmp_path):
+    """The LIAE layout (issue 15) with the new training options (cosine schedule, multi-scale DSSIM, edge term,
+    balanced sampling): a few steps, a checkpoint, an exact resume, and an ONNX export that matches PyTorch."""
+    from swapcam.export.api import export_model
+    from swapcam.export.config import ExportConfig
+    from swapcam.trainer.losses import LossWeights
+
+    a, b = facesets
+    opts = dict(TINY, preset="tiny-liae", lr_schedule="cosine", lr_decay_steps=8, warmup_steps=2, balance=0.5,
+                loss=LossWeights(scales=3, grad=0.5, mouth=3.0))  # fmt: skip
+    straight = main(TrainConfig(a, b, str(tmp_path / "straight"), steps=6, **opts))
+    main(TrainConfig(a, b, str(tmp_path / "split"), steps=3, **opts))
+    resumed = main(TrainConfig(a, b, str(tmp_path / "split"), steps=6, resume=True, **opts))
+    assert resumed.step == 6
+    for (k, x), y in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(x, y), k
+    state = load_checkpoint(tmp_path / "split")
+    assert state["preset"] == "tiny-liae" and state["model_args"]["arch"] == "liae"
+    assert "inters.1.dense.1.weight" in state["model"] and len([k for k in state["model"] if "decoders.1" in k]) == 0
+    out = export_model(ExportConfig(str(tmp_path / "split"), str(tmp_path / "liae.onnx"), int8=True))
+    assert out.parity_max_diff <= 1e-4 and out.int8_check.ssim_mean >= 0.98
+
+
+def test_learning_rate_schedules():
+    from swapcam.trainer.train import learning_rate
+
+    cfg = TrainConfig("", "", "", lr=1e-3, warmup_steps=10, lr_schedule="cosine", lr_decay_steps=110, lr_final=0.1)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-4)
+    assert learning_rate(cfg, 10) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 60) == pytest.approx(0.55e-3)
+    assert learning_rate(cfg, 110) == pytest.approx(1e-4) and learning_rate(cfg, 10**6) == pytest.approx(1e-4)
+    flat = TrainConfig("", "", "", lr=1e-3, warmup_steps=10)
+    assert learning_rate(flat, 500) == pytest.approx(1e-3)
+
+
+def test_balanced_sampling_favours_rare_mouth_openings(facesets):
+    from swapcam.trainer.data import balanced_weights, pose_expression
+    from swapcam.trainer.faceset import load_faceset
+
+    lm = load_faceset(facesets[0], 64, max_faces=48).landmarks  # (N, 478, 2) real landmarks
+    _, mouth = pose_expression(lm)
+    w = balanced_weights(lm, 1.0)
+    assert w.sum() == pytest.approx(1.0) and (w > 0).all()
+    assert np.allclose(balanced_weights(lm, 0.0), 1 / len(lm))
+    # the widest-open faces are drawn at least as often as the most common (median) opening
+    wide, typical = np.argsort(mouth)[-1], np.argsort(mouth)[len(mouth) // 2]
+    assert w[wide] >= w[typical]
+
+
+def test_fast_v1_keeps_the_old_architecture_and_old_checkpoints_load():
+    """Checkpoints written before issue 15 store ModelArgs without `arch`: they must rebuild the same network, with
+    the same parameter names in the same order (so their optimiser state resumes too)."""
+    old_args = {k: v for k, v in PRESETS["fast-v1"].to_dict().items() if k != "arch"}
+    args = ModelArgs.from_dict(old_args)
+    assert args == PRESETS["fast-v1"] and args.arch == "df"
+    names = [n for n, _ in SwapAutoencoder(args).named_parameters()]
+    assert names[:2] == ["encoder.convs.0.weight", "encoder.convs.0.bias"]
+    assert names.index("encoder.dense.1.weight") < names.index("encoder.up.0.weight") < names.index("decoders.0.body.0.0.weight")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from swapcam.trainer.coverage import faceset_coverage, table, write_report
 from swapcam.trainer.extract import ExtractConfig, Extractor
 
 _D = ExtractConfig()
@@ -37,4 +38,9 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     print(f"faceset: {args.out}")
+    # How the faceset covers yaw, pitch and mouth opening (issue 15): printed, and written beside the index.
+    cov = faceset_coverage(args.out)
+    for line in table({"this faceset": cov}):
+        print(line)
+    print(f"coverage: {write_report(args.out, {'this faceset': cov})}")
     return 0

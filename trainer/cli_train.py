@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from swapcam.core.errors import SwapcamError
+from swapcam.trainer.coverage import compare_lines
 from swapcam.trainer.model import PRESETS
 from swapcam.trainer.train import TrainConfig, main
 
@@ -45,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         warp=0.0 if args.no_warp else 1.0, max_faces=args.max_faces, threads=args.threads, device=args.device,
         seed=args.seed,
     )  # fmt: skip
+    try:  # how A and B cover yaw, pitch and mouth opening (training logs the warnings and writes it into the run)
+        print("\n".join(compare_lines(config.faceset_a, config.faceset_b)))
+    except SwapcamError:
+        pass  # a faceset that cannot be read: main() says so with its own message
     result = main(config)
     if result.checkpoint is not None:
         m = result.metrics

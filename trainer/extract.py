@@ -18,20 +18,20 @@ import numpy as np
 from swapcam.core.align import AlignSpec, align_face
 from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
-from swapcam.core.mask import MaskConfig, crop_mask, face_size
+from swapcam.core.mask import crop_mask, face_size
 from swapcam.core.media_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, probe_video, read_video
-from swapcam.core.messages import Frame
+from swapcam.core.messages import Frame, face_area
 from swapcam.core.pose import head_pose
 from swapcam.core.progress import progress
-from swapcam.trainer.faceset import FaceRecord, FacesetStore
+from swapcam.trainer.faceset import STORED_MASK, FaceRecord, FacesetStore
 
 log = logging.getLogger(__name__)
 
-# Storage alignment: 256 px at the live loop's coverage, so training at 128 (fast) or 256 (quality) needs no
-# re-extraction, only a resize.
+# Storage alignment: 256 px at the live loop's coverage (the quality preset's size, kept as JPEG). The smaller
+# model sizes (128: fast, 64: tiny) are stored too, each warped straight from the frame by the live loop's own
+# ``align_face`` and kept lossless, so a model trains on exactly the resampling it meets live (issue 11).
 STORAGE_SPEC = AlignSpec(size=256)
-# The mask stored with each face: the face oval, slightly eroded, softly feathered.
-STORAGE_MASK = MaskConfig(erode=0.02, feather=0.02)
+LIVE_SIZES = (128, 64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class ExtractConfig:
     min_relative_sharpness: float = 0.4  # of the median of the source's faces so far (after 10 faces)
     dedup_threshold: float = 2.0  # reject a face whose 32 px thumbnail differs from the track's last by less
     spec: AlignSpec = field(default_factory=lambda: STORAGE_SPEC)
+    live_sizes: tuple[int, ...] = LIVE_SIZES  # also stored as live-resampled crops (lossless PNG)
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Extractor:
         with FaceLandmarker(lm_config) as landmarker:
             for frame in frames:
                 counts["frames"] += 1
-                faces = sorted(landmarker(frame), key=lambda f: -face_size(f.landmarks))
+                faces = sorted(landmarker(frame), key=face_area, reverse=True)  # the largest first
                 if not faces:
                     counts["no_face"] += 1
                 for face in faces:
@@ -181,7 +182,7 @@ class Extractor:
         if size_px < cfg.min_size:
             return "small"
         aligned = align_face(frame.image, face, cfg.spec)
-        mask = crop_mask(aligned.landmarks, cfg.spec.size, STORAGE_MASK)
+        mask = crop_mask(aligned.landmarks, cfg.spec.size, STORED_MASK)
         sharp = sharpness(aligned.image, mask)
         seen = self._sharpness_seen
         seen.append(sharp)
@@ -202,8 +203,9 @@ class Extractor:
         record = FaceRecord(
             image=f"faces/{name}.jpg", mask=f"masks/{name}.png", source=source, frame=frame.frame_id,
             track=face.track_id, landmarks=aligned.landmarks, sharpness=sharp, yaw=pose.yaw, pitch=pose.pitch,
-            roll=pose.roll, face_px=size_px,
+            roll=pose.roll, face_px=size_px, sizes=tuple(s for s in cfg.live_sizes if s != cfg.spec.size),
         )  # fmt: skip
-        self.store.add_face(record, aligned.image, mask)
+        live_crops = {s: align_face(frame.image, face, cfg.spec.with_size(s)).image for s in record.sizes}
+        self.store.add_face(record, aligned.image, mask, live_crops)
         existing.add(key)
         return "kept"

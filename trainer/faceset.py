@@ -22,10 +22,14 @@ import numpy as np
 from swapcam.core.align import AlignSpec
 from swapcam.core.atomic import write_atomic
 from swapcam.core.errors import SwapcamError
+from swapcam.core.mask import MaskConfig, crop_mask
 
 log = logging.getLogger(__name__)
 
 FORMAT = "swapcam-faceset/1"
+# The mask stored with each face: the face oval, slightly eroded, softly feathered (made at any crop size from the
+# face's landmarks, so the live-resampled crops get theirs at load time).
+STORED_MASK = MaskConfig(erode=0.02, feather=0.02)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,13 @@ class FaceRecord:
     pitch: float
     roll: float
     face_px: float  # face size (square root of the oval's area) in source pixels
+    # Sizes also stored as crops warped straight from the frame (live resampling), lossless: faces{R}/....png.
+    # Empty in facesets extracted before they existed; those are resized from the storage crop instead.
+    sizes: tuple[int, ...] = ()
+
+    def crop_path(self, size: int) -> str:
+        """The live-resampled crop at ``size`` (one of ``sizes``), relative to the faceset root."""
+        return f"faces{size}/" + self.image.split("/", 1)[1].rsplit(".", 1)[0] + ".png"
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -57,6 +68,7 @@ class FaceRecord:
     def from_json(cls, line: str) -> FaceRecord:
         d = json.loads(line)
         d["landmarks"] = np.asarray(d["landmarks"], np.float32)
+        d["sizes"] = tuple(d.get("sizes", ()))
         return cls(**d)
 
 
@@ -111,12 +123,17 @@ class FacesetStore:
                 continue
         return done
 
-    def add_face(self, record: FaceRecord, crop: np.ndarray, mask: np.ndarray) -> None:
-        """crop: (S, S, 3) uint8 RGB; mask: (S, S) uint8."""
-        for rel, data, params in (
+    def add_face(self, record: FaceRecord, crop: np.ndarray, mask: np.ndarray,
+                 live_crops: dict[int, np.ndarray] | None = None) -> None:  # fmt: skip
+        """crop: (S, S, 3) uint8 RGB; mask: (S, S) uint8; live_crops: size -> (R, R, 3) uint8 RGB, one for each of
+        ``record.sizes``."""
+        files = [
             (record.image, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]),
             (record.mask, mask, []),
-        ):
+        ]
+        for size in record.sizes:
+            files.append((record.crop_path(size), cv2.cvtColor(live_crops[size], cv2.COLOR_RGB2BGR), []))
+        for rel, data, params in files:
             path = self.root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             ok, buf = cv2.imencode(path.suffix, data, params)
@@ -167,13 +184,29 @@ def load_faceset(root: str | Path, resolution: int, *, max_faces: int | None = N
     images = np.empty((n, r, r, 3), np.uint8)
     masks = np.empty((n, r, r), np.uint8)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    resized = 0
     for i, rec in enumerate(records):
+        if r in rec.sizes:  # warped from the frame at r by align_face, as live: read as it is
+            bgr = cv2.imread(str(store.root / rec.crop_path(r)), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise SwapcamError(f"faceset {store.root}: cannot read {rec.crop_path(r)}")
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=images[i])
+            landmarks_r = (rec.landmarks + 0.5) * np.float32(scale) - 0.5
+            crop_mask(landmarks_r, r, STORED_MASK, out=masks[i])
+            continue
+        resized += 1
         bgr = cv2.imread(str(store.root / rec.image), cv2.IMREAD_COLOR)
         mask = cv2.imread(str(store.root / rec.mask), cv2.IMREAD_GRAYSCALE)
         if bgr is None or mask is None:
             raise SwapcamError(f"faceset {store.root}: cannot read {rec.image} or its mask")
-        cv2.cvtColor(cv2.resize(bgr, (r, r), interpolation=interp), cv2.COLOR_BGR2RGB, dst=images[i])
-        masks[i] = cv2.resize(mask, (r, r), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        src = bgr if bgr.shape[0] == r else cv2.resize(bgr, (r, r), interpolation=interp)
+        cv2.cvtColor(src, cv2.COLOR_BGR2RGB, dst=images[i])
+        masks[i] = mask if mask.shape[0] == r else cv2.resize(
+            mask, (r, r), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    if resized and r != store.spec.size:
+        log.info("faceset %s: %d of %d faces resized from the %d px crops (extracted before live-resampled %d px "
+                 "crops were stored; re-extract to train on the live resampling)", store.root, resized, n,
+                 store.spec.size, r)  # fmt: skip
     # Pixel-centre coordinates scale about -0.5: x_r + 0.5 = (x_s + 0.5) * scale.
     landmarks = (np.stack([rec.landmarks for rec in records]) + 0.5) * scale - 0.5
     return FaceArrays(images, masks, landmarks.astype(np.float32), store.spec.with_size(r))

@@ -29,6 +29,8 @@ class LossWeights:
     mask: float = 0.5
     eyes: float = 3.0  # the L1 weight of eye and brow pixels relative to the rest of the face
     mouth: float = 2.0
+    scales: int = 1  # DSSIM at this many scales (1: full resolution only; 3: also 1/2 and 1/4, averaged)
+    grad: float = 0.0  # L1 of the image gradients inside the face: a light edge term against blur (issue 15)
 
 
 def region_map(landmarks: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -88,7 +90,23 @@ def swap_loss(
     # The face is judged inside the mask only (background pixels are the blend's business, not the model's).
     face_pred, face_tgt = rgb * mask, target * mask
     dssim = (1 - ssim_map(face_pred, face_tgt).mean()) / 2
+    if w.scales > 1:  # multi-scale: the coarse scales judge the face's larger structures (mouth shape, pose)
+        p, t = face_pred, face_tgt
+        for _ in range(w.scales - 1):
+            p, t = F.avg_pool2d(p, 2), F.avg_pool2d(t, 2)
+            dssim = dssim + (1 - ssim_map(p, t).mean()) / 2
+        dssim = dssim / w.scales
     weights = 1.0 + (w.eyes - 1.0) * (regions == EYES) + (w.mouth - 1.0) * (regions == MOUTH)
     l1 = ((face_pred - face_tgt).abs() * weights).mean()
-    mask_loss = F.mse_loss(pred_mask, mask)
-    return w.dssim * dssim + w.l1 * l1 + w.mask * mask_loss
+    loss = w.dssim * dssim + w.l1 * l1 + w.mask * F.mse_loss(pred_mask, mask)
+    if w.grad > 0:
+        loss = loss + w.grad * gradient_l1(face_pred, face_tgt, weights)
+    return loss
+
+
+def gradient_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean weighted L1 between the horizontal and vertical finite differences of two (N, C, R, R) images: it
+    rewards edges where the target has them, which plain L1/SSIM on a blurry start do weakly."""
+    dx = (pred[..., :, 1:] - pred[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])
+    dy = (pred[..., 1:, :] - pred[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
+    return (dx.abs() * weights[..., :, 1:]).mean() + (dy.abs() * weights[..., 1:, :]).mean()

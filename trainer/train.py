@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from swapcam.core.errors import SwapcamError
 from swapcam.core.media_io import write_image
 from swapcam.trainer.augment import color_jitter, match_colors, random_affine, random_warp
 from swapcam.trainer.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from swapcam.trainer.coverage import write_run_coverage
 from swapcam.trainer.data import Side, load_side
 from swapcam.trainer.losses import LossWeights, masked_ssim, swap_loss
 from swapcam.trainer.model import PRESETS, ModelArgs, SwapAutoencoder, TrainPair
@@ -33,6 +35,7 @@ from swapcam.trainer.preview import preview_grid, to_uint8
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "swapcam-checkpoint/1"
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,14 @@ class TrainConfig:
     lr: float = 5e-4
     weight_decay: float = 1e-4
     warmup_steps: int = 100
+    # The recipe fields below left at None take the preset's recipe (RECIPES), else RECIPE_DEFAULTS.
+    # After warm-up: "constant", or "cosine" down to lr * lr_final at lr_decay_steps, then held there. A function
+    # of the step alone (not of the clock), so resuming stays exact.
+    lr_schedule: str | None = None
+    lr_decay_steps: int | None = None
+    lr_final: float = 0.1
+    balance: float | None = None  # sampling balanced over yaw and mouth opening (0 uniform .. 1 flat; data.py)
+    amp: bool = True  # float16 autocast on CUDA (off: float32 everywhere, as on CPUs)
     grad_clip: float = 1.0
     eval_every: int = 100  # steps between held-out SSIM measurements (metrics.jsonl)
     preview_every: int = 250  # steps between preview grids
@@ -62,7 +73,20 @@ class TrainConfig:
     threads: int | None = None  # torch threads per process (default: cores / processes)
     device: str = "auto"  # auto, cpu or cuda
     resume: bool = False
-    loss: LossWeights = field(default_factory=LossWeights)
+    loss: LossWeights | None = None
+
+
+# Training recipes by preset (issue 15). Presets not named here train as every preset did before issue 15: the
+# screening found no recipe change (cosine schedule, multi-scale DSSIM + edge term + mouth x3, balanced sampling)
+# clearly better for the same CPU time, so none is a default yet; each is a TrainConfig field to set.
+RECIPE_DEFAULTS: dict = {"lr_schedule": "constant", "lr_decay_steps": 3000, "balance": 0.0, "loss": LossWeights()}
+RECIPES: dict[str, dict] = {}
+
+
+def resolve_recipe(config: TrainConfig, preset: str) -> TrainConfig:
+    """``config`` with every recipe field left at None set from the preset's recipe or the defaults."""
+    recipe = {**RECIPE_DEFAULTS, **RECIPES.get(preset, {})}
+    return replace(config, **{k: v for k, v in recipe.items() if getattr(config, k) is None})
 
 
 @dataclass(frozen=True)
@@ -106,13 +130,17 @@ def batch_generator(seed: int, rank: int, step: int) -> torch.Generator:
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
-    return config.lr * min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    warm = min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    if config.lr_schedule in (None, "constant") or step < config.warmup_steps:
+        return config.lr * warm
+    decay = config.lr_decay_steps or RECIPE_DEFAULTS["lr_decay_steps"]
+    t = min(1.0, (step - config.warmup_steps) / max(decay - config.warmup_steps, 1))
+    return config.lr * (config.lr_final + (1 - config.lr_final) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def _augmented(side: Side, other: Side, config: TrainConfig, gen: torch.Generator, device: torch.device):
     """(warped input, straight target, mask, region codes) for one person's half of a batch."""
-    pick = torch.randint(len(side.train_idx), (config.batch_size,), generator=gen)
-    x, m, r = side.batch(side.train_idx[pick], device)
+    x, m, r = side.batch(side.pick(config.batch_size, gen), device)
     if config.swap_colors > 0:
         ref = other.train_idx[torch.randint(len(other.train_idx), (config.batch_size,), generator=gen)]
         rx, rm, _ = other.batch(ref, device)
@@ -170,12 +198,17 @@ def main(config: TrainConfig) -> TrainResult:
         raise SwapcamError(f"unknown preset {config.preset!r}; choose one of {', '.join(PRESETS)}")
     args = ModelArgs.from_dict(state["model_args"]) if state else PRESETS[config.preset]
     preset = state["preset"] if state else config.preset
+    config = resolve_recipe(config, preset)
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise SwapcamError(f"unknown learning-rate schedule {config.lr_schedule!r}; one of {', '.join(LR_SCHEDULES)}")
+    if dist.main:  # how A and B cover yaw, pitch and mouth opening; warns where B lacks what A has (issue 15)
+        write_run_coverage(config.faceset_a, config.faceset_b, run)
 
     # --- data -----------------------------------------------------------------------------------------------
     a, spec = load_side(config.faceset_a, args.resolution, holdout=config.holdout, seed=config.seed,
-                        max_faces=config.max_faces)  # fmt: skip
+                        max_faces=config.max_faces, balance=config.balance)  # fmt: skip
     b, spec_b = load_side(config.faceset_b, args.resolution, holdout=config.holdout, seed=config.seed,
-                          max_faces=config.max_faces)  # fmt: skip
+                          max_faces=config.max_faces, balance=config.balance)  # fmt: skip
     if spec != spec_b:
         raise SwapcamError(f"the facesets were aligned differently ({spec} vs {spec_b}): extract both alike")
 
@@ -183,7 +216,7 @@ def main(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.seed)
     model = SwapAutoencoder(args).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    use_amp = device.type == "cuda"
+    use_amp = device.type == "cuda" and config.amp
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, samples, elapsed_before = 0, 0, 0.0
     if state:

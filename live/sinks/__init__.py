@@ -5,7 +5,8 @@
     out.mp4 | out.mkv | ...      a file (H.264 through PyAV)
     udp://host:port | srt://... | rtmp://... | rtsp://...   a network stream (H.264, low-latency settings)
 
-Every sink has ``name``, ``frames``, ``write(frame)`` and an idempotent ``close()``.
+Every sink has ``name``, ``frames``, ``write(frame, t_out=None)`` (``t_out``: the output clock's instant for it) and an
+idempotent ``close()``; the runner wraps each in a ``guard.GuardedSink`` that isolates its failures.
 """
 
 from __future__ import annotations

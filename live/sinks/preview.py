@@ -23,7 +23,7 @@ class PreviewSink:
         self.name, self.frames = "preview", 0
         self._window = False  # HighGUI windows belong to the thread that made them: made on the sink's thread
 
-    def write(self, frame: Frame) -> None:
+    def write(self, frame: Frame, t_out: float | None = None) -> None:
         cv2 = self._cv2
         h, w = frame.image.shape[:2]
         if not self._window:

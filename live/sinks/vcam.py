@@ -35,7 +35,7 @@ class VirtualCameraSink:
         self._closed = False
         log.info("%s: %dx%d at %.1f fps", self.name, width, height, fps)
 
-    def write(self, frame: Frame) -> None:
+    def write(self, frame: Frame, t_out: float | None = None) -> None:
         self._cam.send(frame.image)
         self.frames += 1
 

@@ -2,7 +2,8 @@
 
 ``AlignSpec`` says where the template sits in the crop: ``size`` pixels square, ``coverage`` face widths across
 (more coverage shows more of the head), and ``y_offset`` (fraction of the crop) moving the face down. A crop always
-travels with the 2x3 matrix that made it (frame -> crop); paste-back uses ``invert_affine`` of that matrix.
+travels with the 2x3 matrix that made it (frame -> crop); paste-back (swapcam.live.blend) warps with that same
+matrix and ``cv2.WARP_INVERSE_MAP``, so the inverse is never computed or rounded.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """(2, 3) inverse of a (2, 3) affine matrix (crop -> frame for an alignment matrix)."""
+    """(2, 3) inverse of a (2, 3) affine matrix (crop -> frame for an alignment matrix): for mapping points back
+    to the frame; images are pasted back with the forward matrix and ``WARP_INVERSE_MAP`` instead."""
     return cv2.invertAffineTransform(matrix)
 
 

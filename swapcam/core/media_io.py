@@ -48,41 +48,27 @@ class VideoInfo:
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    import av
+    from swapcam.core.video import VideoReader
 
     p = _existing_file(path)
-    try:
-        with av.open(str(p)) as container:
-            if not container.streams.video:
-                raise SwapcamError(f"no video stream in {p}")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.base_rate or 30
-            return VideoInfo(stream.codec_context.width, stream.codec_context.height, float(rate), stream.frames)
-    except av.FFmpegError as exc:
-        raise SwapcamError(f"cannot read video {p}: {exc.strerror or exc}") from exc
+    with VideoReader(str(p)) as reader:
+        return VideoInfo(reader.width, reader.height, reader.fps, reader.frames)
 
 
 def read_video(path: str | Path, *, every: int = 1) -> Iterator[Frame]:
     """Decodes every ``every``-th frame of the first video stream as RGB; ``t_capture`` is the stream time (s).
 
     A file that is not a video, or that breaks off, raises SwapcamError (after the frames decoded before it).
+    Reads through ``swapcam.core.video.VideoReader``, the one decode path.
     """
-    import av
+    from swapcam.core.video import VideoReader, rgb
 
     p = _existing_file(path)
-    try:
-        with av.open(str(p)) as container:
-            if not container.streams.video:
-                raise SwapcamError(f"no video stream in {p}")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"  # offline reading: throughput over latency
-            for index, vf in enumerate(container.decode(stream)):
-                if index % every:
-                    continue
-                t = float(vf.pts * vf.time_base) if vf.pts is not None and vf.time_base else index / 30.0
-                yield Frame(vf.to_ndarray(format="rgb24"), index, t)
-    except av.FFmpegError as exc:
-        raise SwapcamError(f"cannot read video {p}: {exc.strerror or exc}") from exc
+    with VideoReader(str(p)) as reader:
+        for index, vf in enumerate(reader.decode()):
+            if index % every:
+                continue
+            yield Frame(rgb(vf), index, reader.seconds(vf, index))
 
 
 def write_image(path: str | Path, image: np.ndarray, *, synthetic: bool, provenance: bool = True) -> Path:

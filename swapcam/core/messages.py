@@ -29,6 +29,18 @@ class Face:
     score: float  # detector confidence in [0, 1], measured when the track started
 
 
+def face_area(face: Face) -> float:
+    """Area of the face's landmark box, px²: the one rule by which "the largest face" is chosen everywhere (the
+    live swap's ``faces=largest``, extraction's order, ``swapcam faces --paste``, eval's galleries)."""
+    x0, y0, x1, y1 = face.box
+    return (x1 - x0) * (y1 - y0)
+
+
+def largest_face(faces: tuple[Face, ...] | list[Face]) -> Face | None:
+    """The face with the largest landmark box, or None when there is none."""
+    return max(faces, key=face_area, default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class AlignedFace:
     """A face cropped onto the canonical template; ``matrix`` maps frame pixels to crop pixels."""

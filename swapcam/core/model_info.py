@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from swapcam import __version__
+from swapcam.core.version import __version__
 from swapcam.core.align import AlignSpec
 from swapcam.core.errors import SwapcamError
 from swapcam.core.provenance import SYNTHETIC_NOTE
@@ -48,10 +48,21 @@ class ModelInfo:
     precision: str = "fp32"
     model_args: str = "{}"  # JSON of swapcam.trainer.model.ModelArgs
     exported_by: str = f"swapcam {__version__}"
+    # JSON {"yaw": [lo, hi], "pitch": [lo, hi], "mouth": [lo, hi]}: what both people's training footage showed
+    # (degrees; mouth opening in inter-ocular distances; issue 15). "{}" for models exported before it existed.
+    coverage: str = "{}"
 
     @property
     def resolution(self) -> int:
         return self.align.size
+
+    def coverage_ranges(self) -> dict[str, tuple[float, float]]:
+        """The training coverage as {axis: (low, high)} (empty when the model does not say)."""
+        d = json.loads(self.coverage)
+        try:
+            return {str(k): (float(v[0]), float(v[1])) for k, v in d.items()}
+        except (AttributeError, TypeError, IndexError, ValueError) as exc:
+            raise ValueError(f"train.coverage is not {{axis: [low, high]}}: {self.coverage[:80]!r}") from exc
 
     def to_metadata(self) -> dict[str, str]:
         return {
@@ -66,6 +77,7 @@ class ModelInfo:
             "swap.target": self.target,
             "swap.direction": self.direction,
             "exported_by": self.exported_by,
+            "train.coverage": self.coverage,
             "provenance": SYNTHETIC_NOTE,
         }
 
@@ -84,9 +96,10 @@ class ModelInfo:
             info = cls(
                 AlignSpec.from_metadata(meta), meta["model.preset"], int(meta["train.step"]), meta["swap.source"],
                 meta["swap.target"], meta["swap.direction"], meta["model.precision"], meta.get("model.args", "{}"),
-                meta.get("exported_by", "unknown"),
+                meta.get("exported_by", "unknown"), meta.get("train.coverage", "{}"),
             )  # fmt: skip
             json.loads(info.model_args)
+            info.coverage_ranges()
         except SwapcamError as exc:
             raise SwapcamError(f"{origin}: {exc}") from exc
         except (KeyError, ValueError) as exc:
@@ -94,6 +107,26 @@ class ModelInfo:
         if info.precision not in PRECISIONS:
             raise SwapcamError(f"{origin}: unknown precision {info.precision!r}")
         return info
+
+
+_VERIFIED: set[tuple] = set()
+WEIGHTS_KEY = "weights.sha256"  # metadata: SHA-256 of the weights (``weights_digest``), written by `swapcam export`
+
+
+def weights_digest(model) -> str:
+    """SHA-256 over every weight tensor of an ``onnx.ModelProto`` (initializers and Constant nodes' tensors, in
+    name order: name, type, shape, bytes). Metadata is not part of it, so it can be stored there."""
+    import hashlib
+
+    from onnx import AttributeProto, numpy_helper
+
+    tensors = list(model.graph.initializer)
+    tensors += [a.t for n in model.graph.node for a in n.attribute if a.type == AttributeProto.TENSOR]
+    h = hashlib.sha256()
+    for t in sorted(tensors, key=lambda t: t.name):
+        h.update(f"{t.name}|{t.data_type}|{tuple(t.dims)}|".encode())
+        h.update(t.raw_data if t.raw_data else numpy_helper.to_array(t).tobytes())  # raw: no copy
+    return h.hexdigest()
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
@@ -110,6 +143,13 @@ def read_model_info(path: str | Path) -> ModelInfo:
         raise SwapcamError(f"{p} is not an ONNX model file ({type(exc).__name__})") from exc
     meta = {prop.key: prop.value for prop in model.metadata_props}
     info = ModelInfo.from_metadata(meta, origin=str(p))
+    recorded = meta.get(WEIGHTS_KEY)  # models exported before issue 12 have none: they load unverified
+    stat = p.stat()
+    key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns, recorded)
+    if recorded is not None and key not in _VERIFIED and weights_digest(model) != recorded:
+        raise SwapcamError(f"{p}: its weights do not match the hash recorded at export (a damaged or altered file); "
+                           "export it again")  # fmt: skip
+    _VERIFIED.add(key)  # the runner and FaceSwap both read the file: it is hashed once per process
     inputs = [i.name for i in model.graph.input]
     outputs = [o.name for o in model.graph.output]
     if inputs != [INPUT_NAME] or tuple(outputs) != OUTPUT_NAMES:

@@ -33,3 +33,17 @@ def head_pose(landmarks: np.ndarray, depth: np.ndarray) -> HeadPose:
     pitch = np.degrees(np.arctan2(-y[2], np.hypot(y[0], y[1])))
     roll = np.degrees(np.arctan2(x[1], x[0]))
     return HeadPose(float(yaw), float(pitch), float(roll))
+
+
+# Inner-lip midpoints (MediaPipe Face Mesh): the gap between them is how far the mouth is open.
+UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
+
+
+def mouth_opening(landmarks: np.ndarray) -> float:
+    """Inner-lip gap over the interocular distance (eye centre to eye centre), for (478, 2) landmarks in any pixel
+    space: about 0 closed, 0.3-0.6 wide open. The same measure as ``swapcam eval``'s mouth opening (issue 15)."""
+    lm = landmarks.astype(np.float64, copy=False)
+    eyes = np.array([(lm[33] + lm[133]) / 2, (lm[362] + lm[263]) / 2])
+    iod = float(np.hypot(*(eyes[1] - eyes[0])))
+    gap = float(np.hypot(*(lm[LOWER_LIP_INNER] - lm[UPPER_LIP_INNER])))
+    return gap / max(iod, 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-from swapcam import __version__
+from swapcam.core.version import __version__
 
 SYNTHETIC_NOTE = (
     "Synthetic media: faces in this content were generated or altered by swapcam "

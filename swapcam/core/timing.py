@@ -1,4 +1,5 @@
-"""Timing with percentiles: shared by the demo, the benchmarks and (later) the live loop's stage telemetry."""
+"""Timing with percentiles: shared by the demo, the benchmarks and the live loop's stage telemetry
+(swapcam.live.telemetry)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def time_calls(fn: Callable[[], object], *, repeat: int, warmup: int = 5) -> dic
         fn()
         samples.append(time.perf_counter() - t0)
     return percentiles(samples)
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (interpreter start-up included), from /proc on Linux; None elsewhere."""
+    import os
+
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime, clock ticks after boot
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return None

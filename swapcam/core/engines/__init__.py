@@ -27,6 +27,7 @@ ENGINES: dict[str, str] = {
     "ort-cpu": "swapcam.core.engines.ort:ort_cpu",
 }
 ENGINE_CHOICES = ("auto", *ENGINES)
+CPU_ENGINES = ("ort-cpu",)  # the last resort: its errors are the model's, and reach the user
 
 __all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "EngineConfig", "EngineUnavailable", "open_engine"]
 
@@ -39,7 +40,9 @@ def _factory(name: str):
 def open_engine(model: str | Path, name: str = "auto", config: EngineConfig | None = None,
                 info: ModelInfo | None = None) -> Engine:  # fmt: skip
     """Loads ``model`` (checked as a swapcam model first) into the named engine. ``auto`` takes the first that
-    starts and logs why each one before it was passed over; the reasons stay on ``engine.passed_over``."""
+    starts and logs why each one before it was passed over; the reasons stay on ``engine.passed_over``. Under
+    ``auto`` any exception from a GPU engine passes it over (issue 14): only the CPU engine's errors, which are the
+    model's, reach the caller."""
     config = config or EngineConfig()
     info = info or read_model_info(model)
     if name != "auto" and name not in ENGINES:
@@ -51,10 +54,23 @@ def open_engine(model: str | Path, name: str = "auto", config: EngineConfig | No
             engine = _factory(candidate)(model, info, config)
         except EngineUnavailable as exc:
             reasons[candidate] = str(exc)
-            continue
-        engine.passed_over = reasons
-        if name == "auto":
-            log.info("engine: %s (passed over: %s)", candidate,
-                     "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "none")  # fmt: skip
-        return engine
-    raise SwapcamError("no inference engine can run here: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
+        except SwapcamError as exc:  # the model itself, or a plan asked for by name: the user's to fix
+            if name != "auto" or candidate in CPU_ENGINES:
+                raise
+            reasons[candidate] = str(exc)
+        except Exception as exc:  # a GPU stack failing in a way nobody foresaw is a reason to move on, not a crash
+            if candidate in CPU_ENGINES:
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            reasons[candidate] = f"{type(exc).__name__}: {first}"
+            log.debug("engine %s failed", candidate, exc_info=True)
+        else:
+            break
+        log.info("engine %s passed over: %s", candidate, reasons[candidate])
+    else:
+        raise SwapcamError("no inference engine can run here: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
+    engine.passed_over = reasons
+    if name == "auto":
+        log.info("engine: %s (passed over: %s)", candidate,
+                 "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "none")  # fmt: skip
+    return engine

@@ -1,8 +1,15 @@
 """ONNX Runtime engines: on the CPU (threads tuned for latency), and with the CUDA or TensorRT execution providers.
 
-The GPU variants need the `gpu` extra (onnxruntime-gpu, tensorrt); this machine has no GPU, so CI checks them only
-for a clear "unavailable" reason. TensorRT's provider keeps its built engines and timing cache on disk
-(``EngineConfig.cache_dir``), so only the first start on a machine pays the build.
+The GPU variants need the GPU build of ONNX Runtime (the `cuda12` or `cuda13` extra: onnxruntime-gpu with its CUDA
+and cuDNN libraries as pip packages, which ``onnxruntime.preload_dlls()`` loads). This machine has no GPU, so the
+tests reach them through injected failures (tests/test_engine_fallback.py). For the GPU providers:
+- a broken install (onnxruntime and onnxruntime-gpu side by side, no CUDA libraries) is named in one line with its
+  fix (swapcam.core.install_check) instead of a provider that silently is not there;
+- TensorRT's engine cache lives in a folder per model content hash (ORT keys its cache by file and node names, so a
+  re-exported model of the same name would run the old engine), with an explicit optimisation profile for batches
+  1..max_batch (no rebuild when ``--faces all`` grows the batch);
+- once the GPU provider is confirmed active, ORT's silent retry on the CPU after a failed run is switched off
+  (``InferenceSession.disable_fallback``): a GPU failure is an error, not a 20x slower stream.
 """
 
 from __future__ import annotations
@@ -14,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from swapcam.core.engines.base import EngineConfig, EngineUnavailable
+from swapcam.core import install_check
+from swapcam.core.engines.base import EngineConfig, EngineUnavailable, model_sha256, refuse_for_tensorrt
 from swapcam.core.errors import SwapcamError
 from swapcam.core.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
 
 log = logging.getLogger(__name__)
 
-_GPU_HINT = "install the gpu extra (pip install 'swapcam[gpu]') on a machine with an NVIDIA GPU"
+_GPU_HINT = f"on a machine with an NVIDIA GPU: {install_check.EXTRA_HINT}; check with `swapcam doctor`"
 
 
 def _import_ort():
@@ -38,12 +46,21 @@ class OrtEngine:
 
     def __init__(self, model: str | Path | bytes, info: ModelInfo, config: EngineConfig, provider: str = "cpu") -> None:
         """``model``: a file, or a serialised model in memory (export checks a graph before writing it)."""
-        ort = _import_ort()
         self.name = "ort-cpu" if provider == "cpu" else f"ort-{provider}"
         self.info = info
+        self.session = None
         wanted = self._PROVIDERS[provider]
+        if provider == "trt":
+            refuse_for_tensorrt(info)
+        if provider != "cpu":
+            broken = install_check.problems()
+            if broken:
+                raise EngineUnavailable(f"{broken[0]} (`swapcam doctor` checks the install)")
+        ort = _import_ort()
         if wanted not in ort.get_available_providers():
             raise EngineUnavailable(f"this onnxruntime has no {wanted}; {_GPU_HINT}")
+        if provider != "cpu":
+            _preload_cuda_libraries(ort)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -52,7 +69,7 @@ class OrtEngine:
             opts.intra_op_num_threads = config.threads or os.cpu_count() or 1
             opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.spin else "0")
         opts.log_severity_level = 3  # warnings from ORT (e.g. a provider falling back) go through our log instead
-        providers: list = [(wanted, self._provider_options(provider, config))]
+        providers: list = [(wanted, self._provider_options(provider, config, model, info))]
         if provider != "cpu":
             providers.append("CPUExecutionProvider")  # ops the GPU provider lacks
         try:
@@ -65,16 +82,26 @@ class OrtEngine:
             raise EngineUnavailable(f"{wanted} failed to start: {str(exc).splitlines()[0]}") from exc
         active = self.session.get_providers()
         if active[0] != wanted:  # ORT falls back to the CPU quietly when CUDA libraries or the GPU are missing
+            self.session = None
             raise EngineUnavailable(f"{wanted} did not start (no usable GPU or CUDA libraries); active: {active}")
+        if provider != "cpu" and hasattr(self.session, "disable_fallback"):
+            self.session.disable_fallback()  # the GPU provider is confirmed: no silent re-run on the CPU
         log.debug("%s: providers %s", self.name, active)
 
     @staticmethod
-    def _provider_options(provider: str, config: EngineConfig) -> dict:
+    def _provider_options(provider: str, config: EngineConfig, model: str | Path | bytes, info: ModelInfo) -> dict:
         if provider == "cuda":
             return {"device_id": config.device, "cudnn_conv_algo_search": "EXHAUSTIVE"}
         if provider == "trt":
-            cache = Path(config.cache_dir) / "ort-trt"
-            cache.mkdir(parents=True, exist_ok=True)
+            # One folder per model content: ORT names cached engines after the graph, not its weights.
+            cache = Path(config.cache_dir) / "ort-trt" / model_sha256(model)[:16]
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EngineUnavailable(f"cannot write TensorRT's engine cache {cache}: {exc.strerror or exc}; "
+                                        "choose another folder (XDG_CACHE_HOME)") from exc  # fmt: skip
+            r = info.resolution
+            shape = lambda n: f"{INPUT_NAME}:{n}x3x{r}x{r}"  # noqa: E731
             return {
                 "device_id": config.device,
                 "trt_fp16_enable": config.fp16,
@@ -82,6 +109,10 @@ class OrtEngine:
                 "trt_engine_cache_path": str(cache),
                 "trt_timing_cache_enable": True,
                 "trt_timing_cache_path": str(cache),
+                # The dynamic batch axis gets one explicit profile, 1..max_batch faces, built once.
+                "trt_profile_min_shapes": shape(1),
+                "trt_profile_opt_shapes": shape(1),
+                "trt_profile_max_shapes": shape(max(1, config.max_batch)),
             }
         return {}
 
@@ -97,6 +128,18 @@ class OrtEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _preload_cuda_libraries(ort) -> None:
+    """Loads the CUDA and cuDNN libraries that the extras install as pip packages (onnxruntime >= 1.21); without it
+    the CUDA provider looks only on the system's library path and fails on a missing libcublasLt."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    try:
+        preload(cuda=True, cudnn=True, msvc=False)
+    except Exception as exc:  # a missing package shows up again, clearer, when the provider starts
+        log.debug("onnxruntime.preload_dlls: %s", exc)
 
 
 ort_cpu = functools.partial(OrtEngine, provider="cpu")

@@ -1,0 +1,385 @@
+"""An invisible watermark in every swapped face: spread spectrum in the DCT mid-band of a template-aligned block
+(issue 16). NumPy and OpenCV only.
+
+Where it lives. The mark is defined in a fixed *mark block*: ``MARK_SPEC``, a 128 x 128 crop of the face aligned
+onto swapcam's canonical template (``swapcam.core.template``), 1.1 face widths across, centred on the face. Inside
+it an ``envelope`` (an ellipse over the inner face, where the swap mask is opaque) limits the mark to the face.
+The block does not depend on the model: the compositor warps the block's pattern into the model's own aligned crop
+once (block and crop are the same least-squares fit onto the template, scaled and shifted), adds it to the luma of
+the swapped face after colour transfer and before the blend, whose mask then weights it like the face itself.
+``swapcam verify`` re-detects landmarks, re-aligns the block and correlates, without the model.
+
+The payload (40 bits): a fixed 16-bit "synthetic" marker, a 16-bit model id (a hash of the model's metadata, see
+``model_id``) and an 8-bit CRC of the id. Every bit i has its own pattern: a unit vector over the N = 2747 DCT
+coefficients of the band (9 to 28 cycles per face width); the 40 vectors are pseudo-random from the public ``KEY``
+and orthonormal, so bits do not leak into each other. The mark is ``sum_i a_i s_i v_i`` (s_i = +-1; the marker bits
+carry ``MARKER_SHARE`` of the energy), inverse-DCT'd and shaped by ``envelope x activity^AMP_GAMMA``: stronger in
+eyes, brows, nostrils and lips, where faces vary anyway, weaker on smooth cheeks, where it would show (perceptual
+masking). A model's payload is fixed, so its mark is one fixed image: per face the embedder does one saturating add
+over the crop's region of interest, nothing else.
+
+Detection (Cox et al. 1997, spread spectrum; the weighting is the matched filter for a host of known variance).
+The block's luma is high-passed, weighted per pixel by ``envelope / activity`` and per frequency by
+``radius^HOST_SLOPE`` (the inverse spread of face content, which whitens the host face), and its band is summed
+over the frames of a face track. The marker statistic is its correlation with the marker direction, in units of
+its RMS correlation with ``DECOYS`` directions of other keys built the same way:
+
+    z = <x, u> / sqrt(mean_j <x, d_j>^2)
+
+Without a mark, z is close to a standard normal whatever the face (the decoys measure the scale on the data
+itself), so the analytic false-positive rate of ``z > Z_THRESHOLD`` is the normal tail, 3.4e-6 for 4.5; the
+empirical rate on unmarked faces is in benchmarks/results/watermark.json. The left-right mirrored reading is tried
+too (a mirrored camera view). The id bits are read by the sign of their own correlations and reported only when
+their CRC matches and they are strong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from swapcam.core.align import AlignSpec, alignment_matrix
+
+MARK_SPEC = AlignSpec(size=128, coverage=1.1, y_offset=0.0)  # the mark block: the whole face, 1.1 face widths
+# DCT index radius sqrt(u^2 + v^2) of the coefficients used: index r is r / 2 cycles per block, 0.45 r cycles per
+# face width, so 9 to 28 cycles per face width. Lower, faces themselves have most of their energy; higher, x264 at
+# crf 28 and a 2x downscale keep little (measured per band on the sample clips, see the benchmark).
+BAND = (20.0, 62.0)
+KEY = 0x5CA3_0025  # the spread-spectrum key: public, so anyone can verify. Chosen among 60 candidates as one whose
+# marker direction is uncorrelated with the mean of 302 sample faces (mean z 0.003): faces do not lean towards it
+MARKER = 0xC0DE  # the 16-bit "synthetic" marker
+MARKER_BITS, ID_BITS, CRC_BITS = 16, 16, 8
+N_BITS = MARKER_BITS + ID_BITS + CRC_BITS
+STRENGTH = 1.6  # luma levels: RMS of the mark where its amplitude is over half its peak (faces: PSNR ~ 50 dB)
+MARKER_SHARE = 0.6  # of the mark's energy on the 16 marker bits (detection); the rest carries the model id
+HOST_SLOPE = 1.3  # face content's DCT spread falls like radius^-1.3 (sample clips); detection whitens by it
+Z_THRESHOLD = 4.5  # marked when the marker's z exceeds this: normal tail 3.4e-6
+DECOYS = 128  # other keys whose correlations give the statistic's scale on each input
+ID_BIT_Z = 2.0  # the id is reported when its CRC checks out and its bits' mean |z| is at least this (noise: 0.8)
+AMP_GAMMA = 0.5  # the mark's local amplitude follows activity^AMP_GAMMA: less on smooth cheeks, where it would show
+
+# How much a face varies inside the band, over the mark block: the RMS of the band-passed luma of 302 faces (every
+# 8th frame of five sample clips, mirrored to be symmetric), relative to its median. Eyes, brows, nostrils and
+# the mouth vary most. The mark hides in them (perceptual masking); the detector trusts them least (it weights
+# by 1 / activity^2, the inverse variance).
+# fmt: off
+_ACTIVITY = np.array([
+    [2.98, 1.63, 1.58, 1.84, 1.72, 1.26, 0.81, 0.66, 0.66, 0.81, 1.26, 1.72, 1.84, 1.58, 1.63, 2.98],
+    [2.90, 1.71, 2.14, 2.29, 2.00, 1.49, 0.96, 0.64, 0.64, 0.96, 1.49, 2.00, 2.29, 2.14, 1.71, 2.90],
+    [2.58, 1.82, 1.98, 2.20, 2.29, 1.66, 0.94, 0.60, 0.60, 0.94, 1.66, 2.29, 2.20, 1.98, 1.82, 2.58],
+    [2.26, 1.98, 2.19, 3.17, 3.83, 1.96, 0.99, 0.71, 0.71, 0.99, 1.96, 3.83, 3.17, 2.19, 1.98, 2.26],
+    [2.71, 2.28, 3.24, 4.17, 3.79, 2.95, 1.73, 0.84, 0.84, 1.73, 2.95, 3.79, 4.17, 3.24, 2.28, 2.71],
+    [2.24, 1.80, 1.47, 1.85, 2.08, 1.64, 0.98, 0.87, 0.87, 0.98, 1.64, 2.08, 1.85, 1.47, 1.80, 2.24],
+    [2.13, 1.30, 0.99, 0.77, 0.88, 1.04, 0.91, 0.76, 0.76, 0.91, 1.04, 0.88, 0.77, 0.99, 1.30, 2.13],
+    [1.81, 1.31, 0.99, 0.69, 0.75, 0.90, 0.84, 0.77, 0.77, 0.84, 0.90, 0.75, 0.69, 0.99, 1.31, 1.81],
+    [1.78, 1.46, 1.03, 0.63, 0.62, 1.00, 1.69, 1.52, 1.52, 1.69, 1.00, 0.62, 0.63, 1.03, 1.46, 1.78],
+    [2.08, 1.64, 1.00, 0.70, 0.62, 0.85, 2.01, 2.41, 2.41, 2.01, 0.85, 0.62, 0.70, 1.00, 1.64, 2.08],
+    [2.75, 1.91, 1.16, 0.88, 0.67, 0.80, 1.09, 1.33, 1.33, 1.09, 0.80, 0.67, 0.88, 1.16, 1.91, 2.75],
+    [2.46, 2.30, 1.66, 1.06, 1.00, 1.63, 2.09, 2.39, 2.39, 2.09, 1.63, 1.00, 1.06, 1.66, 2.30, 2.46],
+    [2.35, 2.50, 2.14, 1.36, 1.32, 2.18, 2.90, 3.59, 3.59, 2.90, 2.18, 1.32, 1.36, 2.14, 2.50, 2.35],
+    [2.77, 3.09, 2.42, 1.50, 1.17, 1.31, 1.90, 2.30, 2.30, 1.90, 1.31, 1.17, 1.50, 2.42, 3.09, 2.77],
+    [3.12, 3.51, 2.96, 1.83, 1.09, 1.17, 1.38, 1.55, 1.55, 1.38, 1.17, 1.09, 1.83, 2.96, 3.51, 3.12],
+    [3.67, 3.41, 3.12, 1.98, 1.01, 1.03, 1.00, 1.08, 1.08, 1.00, 1.03, 1.01, 1.98, 3.12, 3.41, 3.67],
+], np.float32)  # (16, 16) over the mark block, rows top to bottom; 1 = the median inside the envelope
+# fmt: on
+
+
+@dataclass(frozen=True, slots=True)
+class Codebook:
+    """Everything derived from the key once: the band, the bit patterns and the detection references."""
+
+    index: tuple[np.ndarray, np.ndarray]  # the band's (rows, cols) in the block's DCT, N each
+    basis: np.ndarray  # (N_BITS, N) float64, orthonormal rows: each bit's coefficients
+    amplitude: np.ndarray  # (B, B) float32: the mark's local amplitude (envelope x activity^AMP_GAMMA)
+    detect: np.ndarray  # (B, B) float32: the detector's weight per pixel (envelope / activity)
+    weights: np.ndarray  # (N,) float64: detection whitening over frequency
+    refs: np.ndarray = field(repr=False)  # (N_BITS, N) float64: what each bit looks like to the detector
+
+
+def envelope(size: int) -> np.ndarray:
+    """(size, size) float32 in [0, 1]: where the mark goes in the block. An ellipse over the inner face (half
+    axes 0.36 x 0.47 face widths, about where the swap mask is fully opaque), with a soft edge 0.1 face widths
+    wide, so the mark has no border and little of it is lost to the mask's feathering."""
+    fw = size / MARK_SPEC.coverage
+    c = (size - 1) / 2.0
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+    d = np.hypot((x - c) / (0.36 * fw), (y - c + 0.02 * fw) / (0.47 * fw))  # 1 on the ellipse
+    t = np.clip((1.0 - d) / (0.1 / 0.4), 0, 1)  # 0 at the ellipse, 1 about 0.1 face widths inside
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def activity(size: int) -> np.ndarray:
+    """(size, size) float32: ``_ACTIVITY`` smoothly upsampled to the block, at least 0.3."""
+    a = cv2.resize(_ACTIVITY, (size, size), interpolation=cv2.INTER_CUBIC)
+    a = cv2.GaussianBlur(a, (0, 0), size / 32)
+    return np.maximum(a, 0.3)
+
+
+def _highpass(block: np.ndarray) -> np.ndarray:
+    """Removes the block's low frequencies (below the band) before the detector weights it per pixel, so that
+    the weighting does not smear the face's strong low frequencies into the band."""
+    return block - cv2.GaussianBlur(block, (0, 0), 3.0, borderType=cv2.BORDER_REFLECT)
+
+
+def _dct_band(block: np.ndarray, index: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return cv2.dct(block)[index].astype(np.float64)
+
+
+def _from_band(coeffs: np.ndarray, index: tuple[np.ndarray, np.ndarray], size: int) -> np.ndarray:
+    full = np.zeros((size, size), np.float32)
+    full[index] = coeffs
+    return cv2.idct(full)
+
+
+@lru_cache(maxsize=1)
+def codebook() -> Codebook:
+    b = MARK_SPEC.size
+    u, v = np.meshgrid(np.arange(b), np.arange(b), indexing="ij")
+    r = np.hypot(u, v)
+    sel = (r >= BAND[0]) & (r <= BAND[1])
+    index = (u[sel], v[sel])
+    n = len(index[0])
+    rng = np.random.default_rng(KEY)
+    q, _ = np.linalg.qr(rng.standard_normal((n, N_BITS)))  # (N, N_BITS) orthonormal columns
+    basis = q.T * np.where(rng.random(N_BITS) < 0.5, -1.0, 1.0)[:, None]
+    act = activity(b)
+    env = envelope(b)
+    amplitude = env * act**AMP_GAMMA
+    # The detector weights the data and the references alike, so these weights count twice: 1 / activity here
+    # and radius^HOST_SLOPE below make the matched filter's 1 / variance, in space and in frequency.
+    detect = env / act
+    detect /= detect.mean()
+    weights = r[sel] ** HOST_SLOPE
+    weights /= weights.mean()
+    refs = np.stack([_detector_band(_from_band(basis[i], index, b) * amplitude, index, detect, weights)
+                     for i in range(N_BITS)])  # fmt: skip
+    return Codebook(
+        index,
+        basis,
+        amplitude.astype(np.float32),
+        detect.astype(np.float32),
+        weights,
+        refs,
+    )
+
+
+def _detector_band(block: np.ndarray, index, detect: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(N,) float64: what the detector takes from a (B, B) float32 luma block: high-passed, weighted per pixel,
+    DCT band, whitened over frequency."""
+    return _dct_band(_highpass(block) * detect, index) * weights
+
+
+# -- the payload ----------------------------------------------------------------------------------------------------
+def model_id(metadata: dict[str, str]) -> int:
+    """16-bit id of a model from its metadata (``ModelInfo.to_metadata()``): the same file always gives the same
+    id, models of different people or training steps almost always different ones."""
+    text = "\n".join(f"{k}={metadata[k]}" for k in sorted(metadata))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:2], "big")
+
+
+def _crc8(value: int) -> int:
+    crc = 0
+    for byte in value.to_bytes(2, "big"):
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def payload_signs(mid: int) -> np.ndarray:
+    """(N_BITS,) float64 of +-1: marker, model id, CRC-8 of the id, most significant bit first."""
+    word = (MARKER << (ID_BITS + CRC_BITS)) | ((mid & 0xFFFF) << CRC_BITS) | _crc8(mid & 0xFFFF)
+    bits = [(word >> (N_BITS - 1 - i)) & 1 for i in range(N_BITS)]
+    return np.array(bits, np.float64) * 2 - 1
+
+
+def bit_amplitudes() -> np.ndarray:
+    """(N_BITS,) float64: each bit's share of the mark, so that the marker bits carry ``MARKER_SHARE`` of its
+    energy (the orthonormal bit patterns make the energies add)."""
+    amp = np.empty(N_BITS)
+    amp[:MARKER_BITS] = math.sqrt(MARKER_SHARE / MARKER_BITS)
+    amp[MARKER_BITS:] = math.sqrt((1 - MARKER_SHARE) / (N_BITS - MARKER_BITS))
+    return amp
+
+
+def mark_block(mid: int, strength: float | None = None, *, max_radius: float | None = None) -> np.ndarray:
+    """(B, B) float32 luma offsets, the mark of model ``mid`` in the mark block, RMS ``strength`` in the block's
+    flat middle. ``max_radius`` drops the band above it (a crop too small to hold the top of the band)."""
+    cb = codebook()
+    coeffs = (payload_signs(mid) * bit_amplitudes()) @ cb.basis  # (N,)
+    if max_radius is not None:
+        coeffs = np.where(np.hypot(*cb.index) <= max_radius, coeffs, 0.0)
+    pattern = _from_band(coeffs, cb.index, MARK_SPEC.size) * cb.amplitude
+    inside = pattern[cb.amplitude > 0.5 * cb.amplitude.max()].astype(np.float64)
+    strength = STRENGTH if strength is None else strength
+    return pattern * np.float32(strength / max(float(np.sqrt(np.mean(inside**2))), 1e-9))
+
+
+def crop_max_radius(spec: AlignSpec) -> float:
+    """The highest band radius a crop aligned with ``spec`` renders faithfully: 0.75 of its Nyquist frequency
+    (a 64 px model crop holds up to index 24; 128 px and more hold the whole band)."""
+    cycles_per_face = 0.75 * spec.face_width / 2  # 0.75 Nyquist, in cycles per face width
+    return 2 * cycles_per_face * MARK_SPEC.coverage
+
+
+def block_to_crop(spec: AlignSpec) -> np.ndarray:
+    """(2, 3) float64: mark-block pixels -> pixels of a crop aligned with ``spec`` (a scale and a shift: both are
+    the same least-squares fit onto the template, scaled and placed differently)."""
+    k = spec.face_width / MARK_SPEC.face_width
+    cb = np.array(
+        [
+            (MARK_SPEC.size - 1) / 2.0,
+            (MARK_SPEC.size - 1) / 2.0 + MARK_SPEC.y_offset * MARK_SPEC.size,
+        ]
+    )
+    cc = np.array([(spec.size - 1) / 2.0, (spec.size - 1) / 2.0 + spec.y_offset * spec.size])
+    return np.array([[k, 0.0, cc[0] - k * cb[0]], [0.0, k, cc[1] - k * cb[1]]])
+
+
+# -- embedding ------------------------------------------------------------------------------------------------------
+class WatermarkEmbedder:
+    """Adds model ``mid``'s mark to swapped crops aligned with ``spec``, in place. The mark is warped into the
+    crop once here; per face it is one saturating add over its region of interest (about a sixth of the crop)."""
+
+    def __init__(self, spec: AlignSpec, mid: int, *, strength: float | None = None) -> None:
+        self.spec, self.model_id = spec, mid
+        block = mark_block(mid, strength, max_radius=crop_max_radius(spec))
+        # INTER_CUBIC keeps the mid-band (bilinear would soften it when the crop is larger than the block)
+        crop = cv2.warpAffine(block, block_to_crop(spec), (spec.size, spec.size), flags=cv2.INTER_CUBIC,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+        ys, xs = np.nonzero(np.abs(crop) >= 0.5)  # pixels the rounded mark changes
+        if len(ys) == 0:
+            self._roi = (slice(0, 0), slice(0, 0))
+            self._mark = np.zeros((0, 0, 3), np.int16)
+            return
+        self._roi = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        # (h, w, 3) int16: the same offset on R, G and B changes luma only (Y weights sum to 1)
+        self._mark = np.repeat(np.rint(crop[self._roi])[:, :, None], 3, axis=2).astype(np.int16)
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        """crop: (S, S, 3) uint8 RGB aligned with ``spec``, changed in place and returned."""
+        view = crop[self._roi]
+        cv2.add(view, self._mark, dst=view, dtype=cv2.CV_8U)
+        return crop
+
+
+# -- detection ------------------------------------------------------------------------------------------------------
+def block_matrix(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 3) frame -> mark-block matrix for (478, 2) frame landmarks."""
+    return alignment_matrix(landmarks, MARK_SPEC)
+
+
+def face_coefficients(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(N,) float64: the whitened band of the mark block of one face in the (H, W, 3) uint8 RGB ``image``."""
+    m = block_matrix(landmarks)
+    b = MARK_SPEC.size
+    scale = math.sqrt(abs(np.linalg.det(m[:, :2])))  # block px per frame px
+    # only the block's region of interest (plus a margin for the filters) is filtered and warped
+    corners = cv2.transform(
+        np.array([[[0, 0], [b, 0], [0, b], [b, b]]], np.float64),
+        cv2.invertAffineTransform(m),
+    )
+    h, w = image.shape[:2]
+    x0, y0 = (max(int(v) - 8, 0) for v in corners[0].min(axis=0))
+    x1, y1 = (min(int(v) + 9, lim) for v, lim in zip(corners[0].max(axis=0), (w, h)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.zeros(len(codebook().index[0]))
+    src = image[y0:y1, x0:x1]
+    m = m.copy()
+    m[:, 2] += m[:, :2] @ (x0, y0)
+    if scale < 0.5:  # the face is large: low-pass before sampling (a pyramid step per halving)
+        levels = int(math.floor(math.log2(1.0 / scale)))
+        for _ in range(levels):
+            src = cv2.pyrDown(src)
+        m[:, :2] *= 2.0**levels  # pyrDown's pixel i sits on the larger image's pixel 2i
+    block = cv2.warpAffine(src, m, (b, b), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    luma = cv2.cvtColor(block, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    cb = codebook()
+    return _detector_band(luma, cb.index, cb.detect, cb.weights)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the correlations of one face, or of the sum over a clip's faces, say."""
+
+    z: float  # marker statistic (about N(0, 1) without a mark)
+    marked: bool  # z > Z_THRESHOLD
+    model_id: int | None  # the id when its CRC checks out and its bits are read with confidence
+    id_z: float  # mean |z| of the id and CRC bits (about 0.8 when they are noise)
+    bit_errors: int  # marker bits read wrongly (0..16)
+    faces: int  # how many face blocks were summed
+
+
+@lru_cache(maxsize=1)
+def _mirror_signs() -> np.ndarray:
+    """(N,) +-1: flipping a block left-right multiplies its DCT coefficient (u, v) by (-1)^v (the detector's
+    maps are symmetric, so the flip passes through them)."""
+    return np.where(codebook().index[1] % 2, -1.0, 1.0)
+
+
+@lru_cache(maxsize=1)
+def decoys() -> np.ndarray:
+    """(N, DECOYS) float64: the marker directions of ``DECOYS`` other keys, built exactly like the real one. The
+    spread of a face's correlations with them is the spread its correlation with the real key would have if it
+    were not marked: the statistic's scale, measured on the data itself."""
+    cb = codebook()
+    b = MARK_SPEC.size
+    signs = payload_signs(0)[:MARKER_BITS] * bit_amplitudes()[:MARKER_BITS]
+    out = np.empty((len(cb.index[0]), DECOYS))
+    for k in range(DECOYS):
+        rng = np.random.default_rng([KEY, k + 1])
+        q, _ = np.linalg.qr(rng.standard_normal((len(cb.index[0]), MARKER_BITS)))
+        pattern = _from_band(q @ signs, cb.index, b) * cb.amplitude
+        out[:, k] = _detector_band(pattern, cb.index, cb.detect, cb.weights)
+    return out
+
+
+def _decoy_rms(x: np.ndarray) -> float:
+    """RMS correlation of ``x`` with the decoy directions: the scale of the marker statistic for this input."""
+    return math.sqrt(float(np.mean((decoys().T @ x) ** 2)))
+
+
+def marker_z(xs: np.ndarray) -> np.ndarray:
+    """(F,) the marker statistic of each row of the (F, N) ``xs`` (the larger of as-is and mirrored), as
+    ``read_mark`` computes it, in a few matrix products: for measuring false positives over many faces."""
+    cb = codebook()
+    amp = bit_amplitudes()
+    marker = (payload_signs(0)[:MARKER_BITS] * amp[:MARKER_BITS]) @ cb.refs[:MARKER_BITS]
+    out = np.full(len(xs), -np.inf)
+    for m in (xs, xs * _mirror_signs()):
+        rms = np.sqrt(np.mean((m @ decoys()) ** 2, axis=1))
+        out = np.maximum(out, (m @ marker) / np.where(rms > 0, rms, np.inf))
+    return out
+
+
+def read_mark(x: np.ndarray, faces: int = 1) -> Reading:
+    """Reads the (N,) whitened band ``x`` (one face, or the sum of a clip's faces)."""
+    cb = codebook()
+    signs = payload_signs(0)[:MARKER_BITS]
+    amp = bit_amplitudes()
+    marker = (signs * amp[:MARKER_BITS]) @ cb.refs[:MARKER_BITS]  # the marker direction as the detector sees it
+    best = None
+    for candidate in (
+        x,
+        x * _mirror_signs(),
+    ):  # as it is, and flipped left-right (a mirrored camera view)
+        rms = _decoy_rms(candidate)
+        z = float(marker @ candidate) / rms if rms > 0 else 0.0
+        if best is None or z > best[1]:
+            best = (candidate, z, rms)
+    x, z, rms = best
+    # each bit alone: a bit's direction (a row of refs) is 1 / sqrt(MARKER_SHARE) times as long as the marker's
+    bit_z = (cb.refs @ x) / (rms / math.sqrt(MARKER_SHARE)) if rms > 0 else np.zeros(N_BITS)
+    errors = int(np.sum((bit_z[:MARKER_BITS] > 0) != (signs > 0)))
+    id_z = float(np.mean(np.abs(bit_z[MARKER_BITS:])))
+    word = 0
+    for bit in bit_z[MARKER_BITS:] > 0:
+        word = (word << 1) | int(bit)
+    cand, crc = word >> CRC_BITS, word & 0xFF
+    mid = cand if z > Z_THRESHOLD and id_z >= ID_BIT_Z and _crc8(cand) == crc else None
+    return Reading(z, z > Z_THRESHOLD, mid, id_z, errors, faces)
