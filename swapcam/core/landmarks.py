@@ -96,14 +96,38 @@ def _mesh_points(mesh) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in mesh.landmark], dtype=np.float32)  # any other layout
 
 
+_DRAWING = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
+
+
+def _face_solutions():
+    """MediaPipe's face_detection and face_mesh modules, imported without the drawing helpers that its package
+    imports eagerly: they load matplotlib.pyplot, 0.7 of the ~0.95 s mediapipe's import costs, on the way to the
+    first live frame (issue 11). Stand-ins take their place during the import and are removed after it, so a program
+    that later imports the real helpers gets them."""
+    import sys
+    import types
+
+    stubs = {name: types.ModuleType(name) for name in _DRAWING if name not in sys.modules}
+    sys.modules.update(stubs)
+    try:
+        from mediapipe.python.solutions import face_detection, face_mesh
+    except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
+        raise SwapcamError(f"mediapipe is not importable ({exc}); run `make install`") from exc
+    finally:
+        for name, stub in stubs.items():
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
+            package, _, attr = name.rpartition(".")
+            if getattr(sys.modules.get(package), attr, None) is stub:
+                delattr(sys.modules[package], attr)
+    return face_detection, face_mesh
+
+
 class FaceLandmarker:
     """A stage: ``Frame -> tuple[Face, ...]``. Owns its MediaPipe graphs; use as a context manager."""
 
     def __init__(self, config: LandmarkerConfig = LandmarkerConfig()) -> None:
-        try:
-            from mediapipe.python.solutions import face_detection, face_mesh
-        except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
-            raise SwapcamError(f"mediapipe is not importable ({exc}); run `make install`") from exc
+        face_detection, face_mesh = _face_solutions()
         self.config = config
         with _mediapipe_stderr_muted():
             self._build(config, face_detection, face_mesh)
