@@ -68,7 +68,7 @@ def _put(q: queue.Queue, item, halt: threading.Event, consumer: threading.Thread
 def convert(config: ConvertConfig, stop: threading.Event | None = None) -> ConvertResult:
     stop = stop or threading.Event()
     halt = threading.Event()  # set when the loop ends for any reason: tells the reader to stop
-    read_model_info(config.model)  # a foreign or damaged model: one clear line before the input is opened
+    info = read_model_info(config.model)  # a foreign or damaged model: one clear line before the input is opened
     src = Path(config.input)
     if not src.is_file():
         raise SwapcamError(f"no such file: {src}")
@@ -80,7 +80,8 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
         rate, total = inp.rate, inp.frames or None
         swap = stack.enter_context(FaceSwap(config.model, config.engine,
                                             settings=config.settings, provenance=config.provenance,
-                                            engine_config=config.engine_config, telemetry=tel))  # fmt: skip
+                                            engine_config=config.engine_config, telemetry=tel,
+                                            info=info))  # fmt: skip
         # keeps the input's time base and timestamps; closed first on the way out: the file gets its index
         out = stack.enter_context(VideoWriter(config.output, inp.width, inp.height, rate, live=False,
                                               provenance=config.provenance, model=Path(config.model).name,

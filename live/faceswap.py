@@ -61,7 +61,8 @@ class FaceSwap:
     def __init__(self, model: str | Path, engine: str = "auto", faces: str | None = None, *,
                  threads: int | None = None, plan: str | None = None, video: bool = True,
                  settings: SwapSettings | None = None, engine_config: EngineConfig | None = None,
-                 telemetry: Telemetry | None = None, provenance: bool = True, **changes: Any) -> None:  # fmt: skip
+                 telemetry: Telemetry | None = None, provenance: bool = True, info: ModelInfo | None = None,
+                 **changes: Any) -> None:  # fmt: skip
         self.provenance = bool(provenance)
         base = settings or SwapSettings()
         if not isinstance(base, SwapSettings):
@@ -69,7 +70,9 @@ class FaceSwap:
         self._settings = base.with_changes({**({"faces": faces} if faces is not None else {}), **changes})
         self._pending: SwapSettings | None = None
         self._lock = threading.Lock()  # guards _pending/_settings: the web panel and hotkeys update from other threads
-        self.info: ModelInfo = read_model_info(model)
+        # ``info``: the model's metadata when the caller has just read (and verified) it; reading a model checks its
+        # weights' hash, ~0.1 s for a `fast` model, not worth paying twice on the way to the first frame
+        self.info: ModelInfo = info or read_model_info(model)
         self.model = str(model)
         engine_config = engine_config or EngineConfig()
         if threads is not None or plan is not None:

@@ -104,7 +104,8 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
     with contextlib.ExitStack() as stack:
         swap = stack.enter_context(FaceSwap(config.model, config.engine,
                                             settings=config.settings, provenance=options.provenance,
-                                            engine_config=config.engine_config, telemetry=tel))  # fmt: skip
+                                            engine_config=config.engine_config, telemetry=tel,
+                                            info=info))  # fmt: skip
         source = stack.enter_context(open_source(config.source, config.source_config))
 
         def on_key(key: str) -> None:
