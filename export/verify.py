@@ -19,7 +19,7 @@ def cpu_engine(model_bytes: bytes, info: ModelInfo) -> OrtEngine:
 
 def run_batches(engine: OrtEngine, x: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Both outputs for (N, 3, R, R) inputs, in batches."""
-    outs = [engine.run(x[i : i + batch]) for i in range(0, len(x), batch)]
+    outs = [tuple(o.copy() for o in engine.run(x[i : i + batch])) for i in range(0, len(x), batch)]  # reused buffers
     return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
 

@@ -275,8 +275,8 @@ def test_ort_trt_caches_engines_per_model_content_with_a_batch_profile(tiny_mode
 
 
 def test_the_cpu_fallback_is_switched_off_once_the_gpu_provider_runs(tiny_model, lying_ort, monkeypatch):
-    """A session that confirms CUDA (a fake one: there is no GPU) gets ORT's silent CPU retry disabled, and the
-    CUDA libraries of the pip packages are preloaded first."""
+    """A session that confirms CUDA (a fake one: there is no GPU) gets ORT's silent CPU retry disabled, the CUDA
+    libraries of the pip packages are preloaded first, and it runs through IO binding."""
     seen: list[str] = []
 
     class Session:
@@ -289,11 +289,15 @@ def test_the_cpu_fallback_is_switched_off_once_the_gpu_provider_runs(tiny_model,
         def disable_fallback(self):
             seen.append("disable_fallback")
 
+        def io_binding(self):
+            seen.append("io_binding")
+            return object()
+
     monkeypatch.setattr(lying_ort, "InferenceSession", Session)
     monkeypatch.setattr(lying_ort, "preload_dlls", lambda **kw: seen.append(f"preload {sorted(kw)}"), raising=False)
     with open_engine(tiny_model, "ort-cuda") as engine:
         assert engine.name == "ort-cuda"
-    assert seen == ["preload ['cuda', 'cudnn', 'msvc']", "disable_fallback"]
+    assert seen == ["preload ['cuda', 'cudnn', 'msvc']", "disable_fallback", "io_binding"]
 
 
 def test_native_tensorrt_host_buffers_are_pinned(monkeypatch):
@@ -331,3 +335,25 @@ def test_engine_unavailable_messages_name_the_extras():
         pytest.skip("tensorrt is installed here")
     with pytest.raises(EngineUnavailable, match=r"swapcam\[cuda12\].*swapcam\[cuda13\].*swapcam doctor"):
         _imports()
+
+
+def test_io_binding_path_gives_the_session_outputs_in_reused_buffers(tiny_model):
+    """The GPU providers run through IO binding into output buffers kept per batch size; the same code on the CPU
+    provider must give exactly what ``session.run`` gives, for every batch size, without a new array per run."""
+    from swapcam.core.model_info import INPUT_NAME, OUTPUT_NAMES
+
+    info = read_model_info(tiny_model)
+    r = info.resolution
+    with OrtEngine(tiny_model, info, EngineConfig(max_batch=2), io_binding=True) as engine:
+        seen = {}
+        for n in (1, 2, 1, 4, 2, 3, 1):
+            x = np.random.default_rng(n).random((n, 3, r, r), dtype=np.float32)
+            want = engine.session.run(OUTPUT_NAMES, {INPUT_NAME: x})
+            cached = n in engine._outputs
+            got = engine.run(x)
+            assert [g.shape for g in got] == [w.shape for w in want]
+            assert all(np.array_equal(g, w) for g, w in zip(got, want))
+            if cached:
+                assert got[0] is seen[n][0]  # the same buffer again, not a new array
+            seen[n] = got
+        assert len(engine._outputs) <= 2  # bounded by max_batch

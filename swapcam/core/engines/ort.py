@@ -44,11 +44,15 @@ class OrtEngine:
 
     _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "trt": "TensorrtExecutionProvider"}
 
-    def __init__(self, model: str | Path | bytes, info: ModelInfo, config: EngineConfig, provider: str = "cpu") -> None:
-        """``model``: a file, or a serialised model in memory (export checks a graph before writing it)."""
+    def __init__(self, model: str | Path | bytes, info: ModelInfo, config: EngineConfig, provider: str = "cpu",
+                 *, io_binding: bool | None = None) -> None:  # fmt: skip
+        """``model``: a file, or a serialised model in memory (export checks a graph before writing it).
+        ``io_binding``: run through ORT's IO binding into output buffers kept per batch size (default: on the GPU
+        providers; on the CPU plain ``run`` is faster here, 1.2-1.9 against 1.8-2.4 ms for the tiny model)."""
         self.name = "ort-cpu" if provider == "cpu" else f"ort-{provider}"
         self.info = info
-        self.session = None
+        self.session = self._binding = None
+        self._outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         wanted = self._PROVIDERS[provider]
         if provider == "trt":
             refuse_for_tensorrt(info)
@@ -87,6 +91,11 @@ class OrtEngine:
         if provider != "cpu" and hasattr(self.session, "disable_fallback"):
             self.session.disable_fallback()  # the GPU provider is confirmed: no silent re-run on the CPU
         log.debug("%s: providers %s", self.name, active)
+        # IO binding: the outputs go straight into host buffers allocated once per batch size, instead of new
+        # arrays per run; on the GPU providers ORT copies the input in and the outputs out exactly once each.
+        use_binding = provider != "cpu" if io_binding is None else io_binding
+        self._binding = self.session.io_binding() if use_binding else None
+        self._max_cached = max(1, config.max_batch)
 
     @staticmethod
     def _provider_options(provider: str, config: EngineConfig, model: str | Path | bytes, info: ModelInfo) -> dict:
@@ -117,11 +126,28 @@ class OrtEngine:
         return {}
 
     def run(self, aligned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        swapped, mask = self.session.run(OUTPUT_NAMES, {INPUT_NAME: aligned})
-        return swapped, mask
+        """The outputs may be this engine's buffers for that batch size: valid until the next ``run``."""
+        if self._binding is None:
+            swapped, mask = self.session.run(OUTPUT_NAMES, {INPUT_NAME: aligned})
+            return swapped, mask
+        n = aligned.shape[0]
+        out = self._outputs.get(n)
+        if out is None:
+            r = self.info.resolution
+            out = (np.empty((n, 3, r, r), np.float32), np.empty((n, 1, r, r), np.float32))
+            if len(self._outputs) >= self._max_cached:  # an unusual batch size: keep the set bounded
+                self._outputs.pop(next(iter(self._outputs)))
+            self._outputs[n] = out
+        b = self._binding
+        b.bind_cpu_input(INPUT_NAME, np.ascontiguousarray(aligned, np.float32))
+        for name, arr in zip(OUTPUT_NAMES, out):
+            b.bind_output(name, "cpu", 0, np.float32, arr.shape, arr.ctypes.data)
+        self.session.run_with_iobinding(b)
+        return out
 
     def close(self) -> None:
-        self.session = None
+        self.session = self._binding = None
+        self._outputs = {}
 
     def __enter__(self) -> OrtEngine:
         return self
