@@ -223,6 +223,11 @@ def main() -> None:
         "reconnect_s": result.get("reconnect_s"),
         "frames_held": result.get("frames_held"),
         "frames_repeated": result.get("frames_repeated"),
+        # where frames the vcam should have had went: the output clock's windows given up after a stall of its
+        # thread, and frames each sink's slot dropped because its thread was held up for too long
+        "frames_emitted": result.get("frames_emitted"),
+        "frames_skipped": result.get("frames_skipped"),
+        "dropped_sink": {k[len("dropped_sink ") :]: v for k, v in result.items() if k.startswith("dropped_sink ")},
         "seconds_without_source": result.get("seconds_without_source"),
         "frames_processed": result.get("frames_processed"),
         "dropped_capture": result.get("dropped_capture"),

@@ -10,13 +10,20 @@ frame replaces it), so the output never runs faster than the source and never sl
     no frame for ``timeout_s``           the last output is held ("frames_held"; "seconds_without_source")
     held for ``marked_after_s`` while    a clearly marked frame: the last output dimmed with "reconnecting..."
     the source is being reopened         (or a still the user supplies); made once per outage
+
+The count cannot fall behind: windows are laid on absolute instants (``slot += interval``, never "now +
+interval"), so a wait or a sleep that overshoots is made up by the repeats of the windows it passed, each stamped
+with its own instant. A loaded machine that holds up this thread or a sink thread for a while is made up too: a
+sink's slot (``CadenceSlot``) folds repeats of the frame at its tail into that frame (``Output.repeats``) instead
+of dropping older frames, and the sink writes each of them when it gets to it. Only a stall longer than
+``CATCH_UP_S`` is given up (counted as "frames_skipped").
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,11 +35,46 @@ from swapcam.live.telemetry import Telemetry
 @dataclass(frozen=True, slots=True)
 class Output:
     """A frame handed to the sinks: ``t_out`` is the output clock's instant for it (file/stream pts follow it);
-    ``fresh`` is False for a repeated or held frame (it adds no latency sample)."""
+    ``fresh`` is False for a repeated or held frame (it adds no latency sample). ``repeats``: the instants of the
+    later windows the same frame fills, folded in while the sink was behind (see ``CadenceSlot``)."""
 
     frame: Frame
     t_out: float
     fresh: bool
+    repeats: tuple[float, ...] = ()
+
+    @property
+    def instants(self) -> tuple[float, ...]:
+        """Every window this output fills, in order: write the frame once for each."""
+        return (self.t_out, *self.repeats)
+
+
+class CadenceSlot(LatestSlot[Output]):
+    """The output clock -> one sink hand-off: at most ``capacity`` outputs waiting (the oldest dropped when full,
+    counted per window it filled), except that a repeat of the frame at the tail joins it as one more instant
+    instead of taking a place, up to ``max_repeats`` (then the oldest instants go, counted). A sink thread or an
+    output clock held up for a moment by a loaded machine then costs no windows: the sink writes the frames it
+    missed, in order, when it gets the CPU back. Repeats share their frame's image: no memory per window."""
+
+    def __init__(self, capacity: int, max_repeats: int) -> None:
+        super().__init__(capacity)
+        self._max_repeats = max_repeats
+
+    def put(self, item: Output) -> None:
+        with self._cond:
+            items = self._items
+            if not item.fresh and items and items[-1].frame is item.frame:
+                tail = items[-1]
+                repeats = (*tail.repeats, item.t_out)
+                if len(repeats) > self._max_repeats:
+                    repeats = repeats[1:]
+                    self.dropped += 1
+                items[-1] = replace(tail, repeats=repeats)
+            else:
+                if len(items) == items.maxlen:
+                    self.dropped += len(items[0].instants)  # the oldest goes: deque(maxlen) discards it on append
+                items.append(item)
+            self._cond.notify()
 
 
 def marked_frame(image: np.ndarray, text: str = "reconnecting...") -> np.ndarray:
@@ -50,7 +92,7 @@ def marked_frame(image: np.ndarray, text: str = "reconnecting...") -> np.ndarray
     return out
 
 
-CATCH_UP_S = 0.5
+CATCH_UP_S = 1.0  # a clock thread held up longer than this starts again from now (skipped windows are counted)
 
 
 class Pacer:
@@ -73,6 +115,7 @@ class Pacer:
         self.repeated = 0  # repeats because processing was slower than the source
         self.seconds_without_source = 0.0
         self.dropped = 0  # processed frames replaced by a newer one before their slot came
+        self.skipped = 0  # windows given up after this thread was held up for longer than CATCH_UP_S
         self.emitted = 0  # frames handed to the sinks (fresh, repeated and held)
         self._marked: Frame | None = None  # this outage's marked frame
 
@@ -100,7 +143,9 @@ class Pacer:
                 now = clock()
                 if last is not None:
                     if now - slot > CATCH_UP_S:  # far behind (a machine that stalled us): start again from now
-                        slot = now - half
+                        skipped = int((now - half - slot) / self.interval)
+                        self.skipped += skipped
+                        slot += skipped * self.interval
                     while now >= slot + half:  # windows that passed without a frame: repeats, on the clock
                         age = self._source_age() if self._source_age is not None else now - last_fresh
                         self._repeat(last, slot, age)
@@ -118,7 +163,7 @@ class Pacer:
                     if newer is not None:
                         frame = newer
                         self.dropped += 1
-                    now = clock()
+                    now = min(clock(), slot + half)  # a sleep that overshot: still this window's frame
                 self._emit(frame, now, True)
                 last, last_fresh, self._marked = frame, now, None
                 slot += self.interval
@@ -127,6 +172,7 @@ class Pacer:
                 out.close()
             self._tel.count("frames_held", self.held)
             self._tel.count("frames_repeated", self.repeated)
+            self._tel.count("frames_skipped", self.skipped)
 
     def _repeat(self, last: Frame, t_out: float, source_age: float) -> None:
         if source_age <= self.timeout_s:  # the source delivers; processing is slower than it

@@ -37,7 +37,7 @@ from swapcam.live.capture import Capture
 from swapcam.live.control import PanelConfig
 from swapcam.live.faceswap import FaceSwap
 from swapcam.live.lost import LostPolicy
-from swapcam.live.pacer import Output, Pacer
+from swapcam.live.pacer import CATCH_UP_S, CadenceSlot, Output, Pacer
 from swapcam.live.settings import SwapSettings
 from swapcam.live.sinks import SinkOptions, open_sink, sink_kind
 from swapcam.live.sinks.guard import GuardedSink
@@ -73,10 +73,11 @@ def _sink_worker(sink: GuardedSink, slot: LatestSlot[Output], tel: Telemetry, pr
                 return
             if out is None:
                 continue
-            t0 = time.perf_counter()
-            if sink.write(out.frame, out.t_out):  # a failure is isolated and reported inside
-                tel.stage(f"sink {sink.name}", time.perf_counter() - t0)
-                tel.delivered(sink.name, out.frame.t_capture, primary=primary, fresh=out.fresh)
+            for i, t_out in enumerate(out.instants):  # one write per window it fills (repeats folded in)
+                t0 = time.perf_counter()
+                if sink.write(out.frame, t_out):  # a failure is isolated and reported inside
+                    tel.stage(f"sink {sink.name}", time.perf_counter() - t0)
+                    tel.delivered(sink.name, out.frame.t_capture, primary=primary, fresh=out.fresh and i == 0)
     finally:
         sink.release_on_thread()  # GUI sinks clean up on their own thread
 
@@ -145,7 +146,8 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
                            capture, tel, stop, attempts=config.source_config.reconnect)  # fmt: skip
         stack.callback(capturer.close)  # the source in use at the end (a reopened one)
         output = LatestSlot[Frame]()  # processed frames -> the output clock
-        sink_slots = [LatestSlot[Output](capacity=4) for _ in sinks]  # every output frame is a slot of the cadence
+        # every output frame is a window of the cadence: up to 4 frames wait, repeats fold into them
+        sink_slots = [CadenceSlot(4, max_repeats=round(fps * CATCH_UP_S)) for _ in sinks]
         pacer = Pacer(fps, sink_slots, tel, timeout_s=config.source_config.timeout_s,
                       source_lost=lambda: capturer.lost, still=still,
                       source_age=lambda: time.perf_counter() - capturer.last_frame_at)  # fmt: skip

@@ -170,6 +170,7 @@ class AvSource(_Source):
         return frame
 
     def close(self) -> None:
+        self._frames = iter(())  # the decode iterator holds the decoder: freed now, not with this object
         self._reader.close()
 
 

@@ -27,6 +27,8 @@ class GuardedSink:
         self._frames_before = 0  # frames the earlier, failed incarnations wrote
         self.errors: list[str] = []  # one line per failure
         self.reconnects = 0
+        self.reconnect_s: list[float] = []  # per outage: seconds from the failure to the first frame written again
+        self._failed_at = 0.0
         self.lost = 0  # frames that arrived while the sink was down
         self._attempt = 0
         self._retry_at = 0.0
@@ -58,7 +60,8 @@ class GuardedSink:
         if self._probation:
             self._probation = False
             self.reconnects += 1
-            log.warning("sink %s reconnected", self.name)
+            self.reconnect_s.append(round(time.perf_counter() - self._failed_at, 3))
+            log.warning("sink %s reconnected after %.1f s", self.name, self.reconnect_s[-1])
         return True
 
     def _retry_later(self, sink, exc: BaseException) -> None:
@@ -78,7 +81,8 @@ class GuardedSink:
         self._frames_before += sink.frames
         self._close(sink)
         self._attempt = 0
-        self._retry_at = time.perf_counter() + BACKOFF_S[0]
+        self._failed_at = time.perf_counter()
+        self._retry_at = self._failed_at + BACKOFF_S[0]
 
     def _try_reopen(self) -> bool:
         if self._reopen is None or time.perf_counter() < self._retry_at:
@@ -123,7 +127,8 @@ class GuardedSink:
 
     def stats(self) -> dict:
         return {"frames": self.frames, "errors": list(self.errors), "reconnects": self.reconnects,
-                "frames_lost": self.lost, "failed": self.failed_for_good}  # fmt: skip
+                "reconnect_s": list(self.reconnect_s), "frames_lost": self.lost,
+                "failed": self.failed_for_good}  # fmt: skip
 
 
 class _Closed:
