@@ -327,14 +327,8 @@ def train_rate(sides, preset: str, device: torch.device, *, batch: int, amp: boo
                warmup: int) -> dict:  # fmt: skip
     """samples/s (faces of both people) of the trainer's step: the loop body of swapcam.trainer.train.main."""
     import swapcam.trainer.train as trainer
-    from swapcam.trainer.losses import swap_loss
     from swapcam.trainer.model import PRESETS, SwapAutoencoder, TrainPair
-    from swapcam.trainer.train import (
-        TrainConfig,
-        _augmented,
-        batch_generator,
-        learning_rate,
-    )
+    from swapcam.trainer.train import TrainConfig
 
     a, b = sides
     config = TrainConfig("a", "b", "unused", preset=preset, batch_size=batch)
@@ -350,23 +344,11 @@ def train_rate(sides, preset: str, device: torch.device, *, batch: int, amp: boo
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
 
+    state = trainer.StepState(model, pair, optimizer, scaler, amp, amp_dtype)
+
     def step(i: int) -> torch.Tensor:
-        gen = batch_generator(config.seed, 0, i)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, i)
-        in_a, tgt_a, m_a, r_a = _augmented(a, b, config, gen, device)
-        in_b, tgt_b, m_b, r_b = _augmented(b, a, config, gen, device)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-            pred_a, pred_b = pair(in_a, in_b)
-            loss = swap_loss(pred_a.float(), tgt_a, m_a, r_a, config.loss) + swap_loss(
-                pred_b.float(), tgt_b, m_b, r_b, config.loss)  # fmt: skip
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        return loss
+        loss_a, loss_b = trainer.train_step(state, a, b, config, i, device)  # the trainer's own step
+        return loss_a + loss_b
 
     for i in range(warmup):
         step(i)

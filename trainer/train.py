@@ -153,6 +153,41 @@ def _augmented(side: Side, other: Side, config: TrainConfig, gen: torch.Generato
     return warped, x, m, r
 
 
+@dataclass
+class StepState:
+    """What one training step needs besides the data: the model (wrapped for both sides), its optimiser, the AMP
+    loss scaler and the autocast precision."""
+
+    model: SwapAutoencoder
+    pair: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    amp: bool = False
+    amp_dtype: torch.dtype = torch.float16
+
+
+def train_step(state: StepState, a: Side, b: Side, config: TrainConfig, step: int, device: torch.device,
+               rank: int = 0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One optimiser step on a batch of each person (the batch and its augmentation fixed by seed, rank and step):
+    returns the two sides' losses. The trainer and benchmarks/gpu_check.py both run exactly this."""
+    gen = batch_generator(config.seed, rank, step)
+    for group in state.optimizer.param_groups:
+        group["lr"] = learning_rate(config, step)
+    in_a, tgt_a, m_a, r_a = _augmented(a, b, config, gen, device)
+    in_b, tgt_b, m_b, r_b = _augmented(b, a, config, gen, device)
+    with torch.autocast(device.type, dtype=state.amp_dtype, enabled=state.amp):
+        pred_a, pred_b = state.pair(in_a, in_b)
+        loss_a = swap_loss(pred_a.float(), tgt_a, m_a, r_a, config.loss)
+        loss_b = swap_loss(pred_b.float(), tgt_b, m_b, r_b, config.loss)
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss_a + loss_b).backward()
+    state.scaler.unscale_(state.optimizer)
+    torch.nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    return loss_a, loss_b
+
+
 @torch.no_grad()
 def evaluate(model: SwapAutoencoder, a: Side, b: Side, device: torch.device, limit: int = 64) -> dict[str, float]:
     """Held-out masked SSIM of each person's reconstruction through their own decoder."""
@@ -229,6 +264,7 @@ def main(config: TrainConfig) -> TrainResult:
     pair = TrainPair(model)
     if dist.world > 1:
         pair = torch.nn.parallel.DistributedDataParallel(pair, device_ids=[device.index] if use_amp else None)
+    stepper = StepState(model, pair, optimizer, scaler, use_amp)
 
     def checkpoint() -> Path | None:
         if not dist.main:
@@ -255,22 +291,8 @@ def main(config: TrainConfig) -> TrainResult:
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while config.steps is None or step < config.steps:
-            gen = batch_generator(config.seed, dist.rank, step)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
-            in_a, tgt_a, m_a, r_a = _augmented(a, b, config, gen, device)
-            in_b, tgt_b, m_b, r_b = _augmented(b, a, config, gen, device)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                pred_a, pred_b = pair(in_a, in_b)
-                loss_a = swap_loss(pred_a.float(), tgt_a, m_a, r_a, config.loss)
-                loss_b = swap_loss(pred_b.float(), tgt_b, m_b, r_b, config.loss)
-                loss = loss_a + loss_b
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            loss_a, loss_b = train_step(stepper, a, b, config, step, device, dist.rank)
+            loss = loss_a + loss_b
             step += 1
             samples += 2 * config.batch_size * dist.world
             window_samples += 2 * config.batch_size * dist.world
