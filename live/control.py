@@ -2,14 +2,16 @@
 
 The runner consults it once per frame, on its own thread, and nothing else in the hot path knows it exists:
 
-    swap = control.before_frame(swap, frame)   # pending settings -> FaceSwap.update; a loaded model swapped in
+    swap = control.before_frame(swap, frame)   # pending settings -> FaceSwap; a loaded model swapped in
     swap.process(frame)
     control.after_frame(frame)                 # a reduced preview (only while someone watches), the recording
 
 Everything the web server calls (``state``, ``change``, ``models``, ``preview_jpeg``) takes a lock for a moment
-and never waits for a frame. A model switch loads the new ``FaceSwap`` on a side thread; the runner swaps the
-reference between two frames and the old one is closed on that side thread, so the output does not stall. A
-model that fails to load leaves the current one running and says why in ``state()["message"]``.
+and never waits for a frame. A model switch opens the new model on a side thread with ``FaceSwap.load_model``
+(its engine and its stage of the pipeline only: the landmarker and its face tracks stay), ``before_frame`` swaps
+it in between two frames with ``FaceSwap.use_model`` (a reference swap) and the side thread closes the old one, so
+the output does not stall. A model that fails to load leaves the current one running and says why in
+``state()["message"]``.
 
 Settings are ``SwapSettings``' fields, found by ``dataclasses.fields``: a field added there is readable in the
 state and settable through ``change`` with no code here. ``swap`` is an alias of ``enabled``.
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -38,6 +40,9 @@ from swapcam.core.messages import Frame
 from swapcam.core.timing import percentiles
 from swapcam.live.settings import CHOICES, RANGES, SwapSettings
 from swapcam.live.slot import Closed, LatestSlot
+
+if TYPE_CHECKING:
+    from swapcam.core.model_info import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -140,30 +145,29 @@ def describe_model(path: Path) -> dict[str, Any]:
 class LiveControl:
     """Current settings, the pending model switch, the latest preview frames and a telemetry snapshot.
 
-    ``load_swap(path, settings, warm_image) -> FaceSwap`` opens a model (``open_panel`` passes one that uses the
-    run's engine and telemetry, and runs ``warm_image``, a recent output frame, through it first so that its first
-    live frame is not its slowest); ``dropped()`` reads the capture slot's drop count.
+    ``load_model(path, info=, warm=) -> LoadedModel`` opens a model on the side (default: ``swap.load_model``,
+    which uses the run's engine, settings and telemetry, and runs ``warm``, a recent output frame, through the new
+    model first so that its first live frame is not its slowest); ``dropped()`` reads the capture slot's drop count.
     """
 
-    def __init__(self, config: PanelConfig, swap, telemetry, *, load_swap: Callable[..., Any],
+    def __init__(self, config: PanelConfig, swap, telemetry, *, load_model: Callable[..., Any] | None = None,
                  fps: float = 30.0, dropped: Callable[[], int] = lambda: 0) -> None:  # fmt: skip
         self.config = config
         self._lock = threading.Lock()
-        self._swap = swap  # the FaceSwap in use (the runner's, replaced on a model switch)
+        self._swap = swap  # the runner's FaceSwap (a model switch happens inside it)
         self._current: SwapSettings = swap.settings  # its settings, read by the runner's thread between frames
         self._pending_settings: SwapSettings | None = None  # changes not yet handed to it
         self._tel = telemetry
-        self._load_swap = load_swap
+        self._load_model = load_model or swap.load_model
         self._fps = fps
         self._dropped = dropped
         self.models_dir = Path(config.models_dir or Path(swap.model).parent).resolve()
         self._model_path = Path(swap.model).resolve()
         self._loading: str | None = None
-        self._ready = None  # a loaded FaceSwap waiting for the next frame
+        self._ready = None  # (LoadedModel, path) waiting for the next frame
         self._message: str | None = None
         self._threads: list[threading.Thread] = []
-        self._created: list = []  # FaceSwaps made here: closed by close()
-        self._retired: queue.SimpleQueue = queue.SimpleQueue()  # a replaced FaceSwap, for the load thread to close
+        self._retired: queue.SimpleQueue = queue.SimpleQueue()  # a replaced LoadedModel, for the load thread to close
         # preview: allocated on the first watched frame, reused; a client asked for it within the last 3 s
         self._preview_every = 1.0 / max(config.preview_fps, 0.1)
         self._watch_until = 0.0  # perf_counter until which someone watches the output / the input
@@ -235,8 +239,9 @@ class LiveControl:
         return {**self.telemetry(), **s.as_dict(), **ctl}  # settings win over any like-named counter
 
     # -- write side (the web server's thread) ---------------------------------------------------------------------
-    def resolve_model(self, name: Any) -> Path:
-        """A model name or path -> a .onnx file inside the models folder that this swapcam can run."""
+    def resolve_model(self, name: Any) -> tuple[Path, ModelInfo]:
+        """A model name or path -> (a .onnx file inside the models folder that this swapcam can run, its
+        ``ModelInfo``)."""
         if not isinstance(name, str) or not name:
             raise SwapcamError(f"model must be a file name, not {name!r}")
         path = (self.models_dir / name).resolve()
@@ -246,8 +251,7 @@ class LiveControl:
             raise SwapcamError(f"no model {name!r} in {self.models_dir}")
         from swapcam.core.model_info import read_model_info
 
-        read_model_info(path)  # a foreign or damaged file: refused now, with its one line
-        return path
+        return path, read_model_info(path)  # a foreign or damaged file: refused now, with its one line
 
     def change(self, changes: Any) -> dict[str, Any]:
         """Applies a JSON object of changes (settings, ``swap``, ``model``, ``recording``) from the next frame on;
@@ -260,7 +264,7 @@ class LiveControl:
             if not isinstance(swap, bool):
                 raise SwapcamError(f"swap must be true or false, not {swap!r}")
             changes.setdefault("enabled", swap)
-        model = self.resolve_model(changes.pop("model")) if "model" in changes else None
+        model, info = self.resolve_model(changes.pop("model")) if "model" in changes else (None, None)
         recording = changes.pop("recording", None)
         if recording is not None and not isinstance(recording, bool):
             raise SwapcamError(f"recording must be true or false, not {recording!r}")
@@ -270,7 +274,7 @@ class LiveControl:
             if changes:
                 self._pending_settings = self.settings.with_changes(changes)  # raises before anything changed
             if model is not None and model != self._model_path:
-                self._start_load(model)
+                self._start_load(model, info)
         if recording is not None:
             self._set_recording(recording)
         return self.state()
@@ -285,14 +289,14 @@ class LiveControl:
             raise SwapcamError("no profile file: start with --profile PATH")
         return self.change(load_profile(self.config.profile))
 
-    def _start_load(self, path: Path) -> None:
+    def _start_load(self, path: Path, info: ModelInfo) -> None:
         self._loading, self._message = self._model_name(path), None
 
         def load() -> None:
             t0 = time.perf_counter()
             try:
                 warm = self._last_out or self._warm  # a recent output frame (not changed any more): warm-up input
-                new = self._load_swap(str(path), self.settings, None if warm is None else warm.image)
+                new = self._load_model(path, info=info, warm=None if warm is None else warm.image)
             except Exception as exc:  # the current model keeps running
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning("panel: cannot load %s (%s); %s keeps running", path.name, msg, self._model_path.name)
@@ -300,11 +304,12 @@ class LiveControl:
                     self._loading, self._message = None, f"could not load {path.name}: {msg}"
                 return
             with self._lock:
-                self._created.append(new)
-                if self._closed:
-                    new.close()
-                    return
-                self._ready = (new, path)
+                closed = self._closed
+                if not closed:
+                    self._ready = (new, path)
+            if closed:
+                new.close()
+                return
             log.info("panel: %s loaded in %.2f s; switching", path.name, time.perf_counter() - t0)
             while not self._closed:  # this thread also closes the model it replaces (no thread start per frame)
                 try:
@@ -320,16 +325,17 @@ class LiveControl:
 
     # -- the runner's hooks (its thread, once per frame) ----------------------------------------------------------
     def before_frame(self, swap, frame: Frame):
-        """Returns the FaceSwap to process ``frame`` with: a freshly loaded one replaces ``swap`` here, between
-        two frames (it takes the settings in force); a reduced copy of the input is kept while someone watches."""
+        """Returns the FaceSwap to process ``frame`` with (``swap`` itself): a freshly loaded model is swapped into
+        it here, between two frames, by a reference swap; a reduced copy of the input is kept while someone
+        watches."""
         if self._ready is not None:
             with self._lock:
                 (new, path), self._ready = self._ready, None
-                new.settings = swap.settings
-                old, self._swap, self._model_path, self._loading, self._warm = swap, new, path, None, None
+            old = swap.use_model(new)  # the settings and face tracks carry over
+            with self._lock:
+                self._model_path, self._loading, self._warm = path, None, None
                 self._message = f"switched to {path.name}"
             self._retired.put(old)  # closed by the thread that loaded ``new``
-            swap = new
         if self._pending_settings is not None:
             with self._lock:
                 swap.settings, self._pending_settings = self._pending_settings, None  # applied by this frame
@@ -450,8 +456,11 @@ class LiveControl:
             t.join(timeout=30)
         if ready is not None:
             ready[0].close()
-        for s in self._created:  # the swaps made here (the runner's own is closed by the runner)
-            s.close()
+        while True:  # replaced models their load thread did not close (the one in use is the runner's FaceSwap's)
+            try:
+                self._retired.get_nowait().close()
+            except queue.Empty:
+                break
 
     def __enter__(self) -> LiveControl:
         return self

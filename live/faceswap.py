@@ -7,6 +7,8 @@
             out = swap.swap(frame)              # a new array; swap.swap(frame, inplace=True) changes ``frame``
             print(swap.last.faces, swap.last.ms)
         swap.update(enabled=False)              # settings apply from the next frame on, from any thread
+        loaded = swap.load_model("other.onnx")  # slow: on a side thread while frames go on
+        swap.use_model(loaded).close()          # on the frame thread, between two frames: a reference swap
 
 The live runner (``swapcam live``), the offline converter (``swapcam convert``) and ``swapcam eval`` are shells over
 this class: they
@@ -24,17 +26,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from swapcam.core.engines import EngineConfig, open_engine
+from swapcam.core.engines import Engine, EngineConfig, open_engine
 from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.core.model_info import ModelInfo, read_model_info
-from swapcam.live.pipeline import FramePipeline, PipelineConfig
+from swapcam.live.pipeline import FramePipeline, ModelStage, PipelineConfig
 from swapcam.live.settings import SwapSettings
 from swapcam.live.swapper import SwapConfig
 from swapcam.live.telemetry import Telemetry
 
-__all__ = ["FaceSwap", "SwapResult", "SwapSettings"]
+__all__ = ["FaceSwap", "LoadedModel", "SwapResult", "SwapSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,18 @@ class SwapResult:
     faces: tuple[Face, ...] = ()  # every face the landmarker found (landmarks in frame pixels)
     swapped: int = 0  # how many of them were swapped (0 when the swap is off or no face was found)
     ms: dict[str, float] = field(default_factory=dict)  # per-stage time: landmarks, align, infer, composite
+
+
+class LoadedModel:
+    """A model file opened for a ``FaceSwap``: its metadata, its engine and its stage of the pipeline. Made by
+    ``FaceSwap.load_model``, swapped in by ``FaceSwap.use_model``; the FaceSwap closes the one it uses, the caller
+    any other (``close`` is idempotent)."""
+
+    def __init__(self, path: str, info: ModelInfo, engine: Engine, stage: ModelStage) -> None:
+        self.path, self.info, self.engine, self.stage = path, info, engine, stage
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 class FaceSwap:
@@ -56,6 +70,7 @@ class FaceSwap:
     enabled, max_faces, model_mask), checked against their ranges. provenance: True (the default) hides an
     invisible watermark in every swapped face (``swapcam verify`` reads it); False, the explicit opt-out that
     ``--no-provenance`` gives, leaves it out. It is fixed for the life of the object, not a live setting.
+    The model can be switched while frames go on: ``load_model`` on a side thread, then ``use_model``.
     """
 
     def __init__(self, model: str | Path, engine: str = "auto", faces: str | None = None, *,
@@ -72,19 +87,20 @@ class FaceSwap:
         self._lock = threading.Lock()  # guards _pending/_settings: the web panel and hotkeys update from other threads
         # ``info``: the model's metadata when the caller has just read (and verified) it; reading a model checks its
         # weights' hash, ~0.1 s for a `fast` model, not worth paying twice on the way to the first frame
-        self.info: ModelInfo = info or read_model_info(model)
-        self.model = str(model)
+        info = info or read_model_info(model)
         engine_config = engine_config or EngineConfig()
         if threads is not None or plan is not None:
             engine_config = replace(engine_config, threads=threads or engine_config.threads,
                                     plan=plan or engine_config.plan)  # fmt: skip
-        self._engine = open_engine(str(model), engine, engine_config, self.info)
+        self._engine_choice, self._engine_config = engine, engine_config  # ``load_model``'s defaults
+        opened = open_engine(str(model), engine, engine_config, info)
         try:
             config = PipelineConfig(swap=self._swap_config(self._settings), landmarks=LandmarkerConfig(video=video))
-            self._pipeline = FramePipeline(self._engine, config, telemetry)
+            self._pipeline = FramePipeline(opened, config, telemetry)
         except BaseException:
-            self._engine.close()
+            opened.close()
             raise
+        self._model = LoadedModel(str(model), info, opened, self._pipeline.model)  # the model in use
         self._pipeline.enabled = self._settings.enabled
         self._closed = False
         self._index = 0
@@ -130,11 +146,56 @@ class FaceSwap:
     def _swap_config(self, settings: SwapSettings) -> SwapConfig:
         return replace(settings.swap_config(), watermark=self.provenance)
 
-    # -- frames ---------------------------------------------------------------------------------------------------
+    # -- the model ------------------------------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        """The model file in use."""
+        return self._model.path
+
+    @property
+    def info(self) -> ModelInfo:
+        """What the model in use says about itself."""
+        return self._model.info
+
     @property
     def engine(self) -> str:
-        return self._engine.name
+        return self._model.engine.name
 
+    @property
+    def _engine(self) -> Engine:
+        return self._model.engine
+
+    def load_model(self, model: str | Path, *, engine: str | None = None, engine_config: EngineConfig | None = None,
+                   info: ModelInfo | None = None, warm: np.ndarray | None = None) -> LoadedModel:  # fmt: skip
+        """Opens another model for this FaceSwap, leaving the one in use untouched: its engine (by default this
+        FaceSwap's engine choice and settings) and its stage of the pipeline, with the settings in force. The
+        landmarker and its face tracks do not depend on the model and are not rebuilt. This is the slow part of a
+        switch (an inference session, a weights check, first runs): call it on a side thread while frames go on,
+        then ``use_model`` between two frames. ``info``: the model's metadata if the caller has just read it.
+        ``warm``: a recent frame, (H, W, 3) uint8 RGB; the new model swaps the faces last found (``last.faces``)
+        into a copy of it once, so that its first live frame is not its slowest."""
+        self._check_open()
+        info = info or read_model_info(model)
+        opened = open_engine(str(model), engine or self._engine_choice, engine_config or self._engine_config, info)
+        try:
+            stage = self._pipeline.model_stage(opened)
+            if warm is not None:
+                stage.warm_up(warm.copy(), self.last.faces)
+        except BaseException:
+            opened.close()
+            raise
+        return LoadedModel(str(model), info, opened, stage)
+
+    def use_model(self, loaded: LoadedModel) -> LoadedModel:
+        """Swaps in a model from ``load_model`` from the next frame on; returns the one it replaces, for the
+        caller to close (better on another thread: releasing an engine takes a few ms). Call it between two frames,
+        on the thread that calls ``process``: it swaps references, and keeps the settings and the face tracks."""
+        self._check_open()
+        self._pipeline.use_model(loaded.stage)
+        old, self._model = self._model, loaded
+        return old
+
+    # -- frames ---------------------------------------------------------------------------------------------------
     @property
     def telemetry(self) -> Telemetry:
         return self._pipeline.telemetry
@@ -188,7 +249,7 @@ class FaceSwap:
         try:
             self._pipeline.close()
         finally:
-            self._engine.close()
+            self._model.close()
 
     def __enter__(self) -> FaceSwap:
         return self

@@ -1,14 +1,19 @@
 """One frame through the model: landmarks -> align -> infer -> composite, each stage timed.
 
-``FramePipeline`` owns the landmarker and the swapper (and through it the engine's buffers); the live runner and
-the offline converter both push frames through it. It changes ``frame.image`` in place: sources hand over a
-fresh array per frame, so no copy is needed. Frames without a face pass through untouched.
+``FramePipeline`` owns the landmarker (the front end, which does not depend on the model) and a ``ModelStage``
+(everything that does: the swapper around the engine, with its crop size and buffers, and the coverage watch); the
+live runner and the offline converter both push frames through it. A model switch builds another ``ModelStage`` off
+the frame thread and ``use_model`` swaps it in between two frames: the landmarker and its face tracks go on. It
+changes ``frame.image`` in place: sources hand over a fresh array per frame, so no copy is needed. Frames without a
+face pass through untouched.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from swapcam.core.engines.base import Engine
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
@@ -24,16 +29,57 @@ class PipelineConfig:
     landmarks: LandmarkerConfig = field(default_factory=LandmarkerConfig)  # video mode, One Euro smoothing
 
 
+class ModelStage:
+    """The model's half of the pipeline: the swapper (align, infer, composite around ``engine``) and the coverage
+    watch. Building one runs the engine once and warps the watermark (tens of ms); it holds no thread and closes
+    nothing (the engine is its maker's)."""
+
+    def __init__(self, engine: Engine, swap: SwapConfig, telemetry: Telemetry) -> None:
+        self.engine = engine
+        self.swapper = FaceSwapper(engine, swap)
+        self.coverage = CoverageWatch(engine.info.coverage_ranges(), telemetry)  # issue 15
+
+    def warm_up(self, image: np.ndarray, faces: tuple[Face, ...], runs: int = 1) -> None:
+        """Swaps ``faces`` into ``image`` (changed in place) ``runs`` times, untimed: an engine's first run at a
+        batch size (the swapper's own covers one face) and the compositor's first call are better spent here than
+        on a live frame. One run: each competes with the live loop for the CPU."""
+        for _ in range(runs if faces else 0):
+            batch = self.swapper.prepare(image, faces)
+            self.swapper.infer(batch)
+            self.swapper.composite(image, batch)
+
+
 class FramePipeline:
     def __init__(self, engine: Engine, config: PipelineConfig = PipelineConfig(),
                  telemetry: Telemetry | None = None) -> None:  # fmt: skip
         self.config = config
         self.telemetry = telemetry or Telemetry()
-        self.swapper = FaceSwapper(engine, config.swap)
-        self.coverage = CoverageWatch(engine.info.coverage_ranges(), self.telemetry)  # issue 15
+        self.model = ModelStage(engine, config.swap, self.telemetry)
         self.landmarker = FaceLandmarker(replace(config.landmarks, max_faces=self._tracked(config.swap)))
         self.enabled = True  # the preview's `s` key turns the swap off and on
         self.last_ms: dict[str, float] = {}  # the last frame's stage times, ms
+
+    @property
+    def swapper(self) -> FaceSwapper:
+        return self.model.swapper
+
+    @property
+    def coverage(self) -> CoverageWatch:
+        return self.model.coverage
+
+    def model_stage(self, engine: Engine) -> ModelStage:
+        """A stage for another model's ``engine`` with this pipeline's settings and telemetry, for ``use_model``;
+        safe on another thread while frames go through this pipeline."""
+        return ModelStage(engine, self.config.swap, self.telemetry)
+
+    def use_model(self, model: ModelStage) -> ModelStage:
+        """Swaps ``model`` in from the next frame on and returns the stage it replaces (its engine is still open).
+        Call it between two frames, on the thread that runs them: a reference swap, unless the swap settings
+        changed while ``model`` was built (then its compositor is rebuilt here, as for any settings change)."""
+        if model.swapper.config != self.config.swap:
+            model.swapper.reconfigure(self.config.swap)
+        old, self.model = self.model, model
+        return old
 
     @staticmethod
     def _tracked(swap: SwapConfig) -> int:
@@ -46,7 +92,7 @@ class FramePipeline:
             old = self.landmarker
             self.landmarker = FaceLandmarker(replace(self.config.landmarks, max_faces=self._tracked(swap)))
             old.close()
-        self.swapper.reconfigure(swap)
+        self.model.swapper.reconfigure(swap)
         self.config = replace(self.config, swap=swap)
 
     def __call__(self, frame: Frame) -> int:
@@ -68,13 +114,14 @@ class FramePipeline:
         if not faces or not self.enabled:
             tel.processed(0)
             return 0
+        model = self.model
         t1 = clock()
-        batch = self.swapper.prepare(frame.image, faces)
-        self.coverage(self.swapper.select(faces))
+        batch = model.swapper.prepare(frame.image, faces)
+        model.coverage(model.swapper.select(faces))
         t2 = clock()
-        self.swapper.infer(batch)
+        model.swapper.infer(batch)
         t3 = clock()
-        self.swapper.composite(frame.image, batch)
+        model.swapper.composite(frame.image, batch)
         t4 = clock()
         tel.stage("align", t2 - t1)
         tel.stage("infer", t3 - t2)

@@ -282,13 +282,13 @@ def test_a_model_that_fails_to_load_leaves_the_current_one_running(models):
         def close(self):
             pass
 
-    def load_swap(path, settings, warm_image):
+    def load_model(path, *, info, warm):
         raise SwapcamError("out of GPU memory")
 
     from swapcam.live.telemetry import Telemetry
 
     swap = Swap()
-    with LiveControl(PanelConfig(), swap, Telemetry(), load_swap=load_swap) as control:
+    with LiveControl(PanelConfig(), swap, Telemetry(), load_model=load_model) as control:
         control.change({"model": "b2a.onnx"})
         _wait(lambda: control.state()["loading"] is None, 10, "the load to end")
         state = control.state()
@@ -427,10 +427,10 @@ def test_the_opacity_slider_scales_the_face_change(page, live, numbered):
 
 def test_switching_the_model_changes_the_face_without_a_gap(page, live, numbered):
     """The new model is swapped in between two frames: the vcam's stall across that moment (the time between two
-    new frames) is at most two of the output's frame intervals. While it loads on its side thread, ONNX Runtime's
-    session set-up and MediaPipe's graph start hold Python's GIL for up to ~0.1 s at a time on this shared 2-core
-    machine, so the gaps during the load are only bounded loosely here (0.1-0.4 s seen; the benchmark reports
-    them)."""
+    new frames) is at most two of the output's frame intervals. Only the model's engine and its stage of the
+    pipeline load on the side thread (the landmarker is shared), but that load still competes for the CPU with
+    the loop on this shared 2-core machine, so the gaps during the load are only bounded loosely here (0.07-0.16 s
+    seen at a load average of 2, up to 0.47 s at 4-7; the benchmark reports them)."""
     from selenium.webdriver.support.ui import Select
 
     _, decoded = numbered
@@ -473,9 +473,9 @@ def test_switching_the_model_changes_the_face_without_a_gap(page, live, numbered
     live["switch"] = {"load_s": round(t1 - t0, 2), "swap_gap_ms": round(swap_gap * 1000, 1),
                       "load_gap_ms": round(load_gap * 1000, 1), "interval_ms": round(interval * 1000, 1)}  # fmt: skip
     print(f"model switch: {live['switch']}")
-    # at the swap: two output intervals, plus 40 ms for the scheduler of a busy 2-core CI machine (74 ms was seen
-    # once against 72 with 5 ms); benchmarks/bench_panel.py measures the real gap
-    assert swap_gap <= 2 * interval + 0.04, (swap_gap, interval)
+    # at the swap: two output intervals (the swap-in is a reference swap; 16 runs at load averages 1.4-5 saw 16-60
+    # ms against limits of 67 ms and more); benchmarks/bench_panel.py measures the real gap
+    assert swap_gap <= 2 * interval, (swap_gap, interval)
     assert load_gap <= 1.0, load_gap  # while it loads: no freeze
     assert "switched to b2a.onnx" in page.find_element("id", "message").text
     page.find_element("tag name", "body").send_keys("n")  # next model: back to a2b

@@ -21,28 +21,11 @@ log = logging.getLogger(__name__)
 def open_panel(live_config, swap, telemetry, *, fps: float = 30.0,
                dropped: Callable[[], int] = lambda: 0) -> Iterator[LiveControl]:  # fmt: skip
     """The control for ``swap`` with its server listening on ``live_config.panel``'s address; new models load
-    with the run's engine, engine settings and telemetry."""
-    from swapcam.live.faceswap import FaceSwap
+    into ``swap`` with its engine, settings and telemetry (``FaceSwap.load_model``)."""
     from swapcam.live.panel.server import PanelServer
-    from swapcam.live.telemetry import Telemetry
 
     config: PanelConfig = live_config.panel
-
-    def load_swap(model: str, settings, warm_image):
-        # its own telemetry while it warms up on a recent frame: the first frames through a new landmarker and
-        # engine are several times slower than the rest, and must not land between two live frames
-        new = FaceSwap(model, live_config.engine, settings=settings, engine_config=live_config.engine_config,
-                       telemetry=Telemetry(), provenance=swap.provenance)  # fmt: skip
-        try:
-            for _ in range(2 if warm_image is not None else 0):
-                new.swap(warm_image)
-        except BaseException:
-            new.close()
-            raise
-        new._pipeline.telemetry = telemetry  # from its first live frame on, it counts in the run's telemetry
-        return new
-
-    with LiveControl(config, swap, telemetry, load_swap=load_swap, fps=fps, dropped=dropped) as control:
+    with LiveControl(config, swap, telemetry, fps=fps, dropped=dropped) as control:
         server = PanelServer(control, config.host, config.port, config.token)
         with server:
             line = f"swapcam panel: {server.url}" + ("  (keep this address private: it holds the token)"

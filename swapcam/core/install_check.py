@@ -11,6 +11,7 @@ onnxruntime, torch or tensorrt.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.metadata as md
 import re
 from collections.abc import Callable
@@ -32,13 +33,21 @@ def _norm(name: str) -> str:
 
 
 def installed_distributions() -> dict[str, str]:
-    """{normalised name: version} of every installed distribution."""
-    out = {}
+    """{normalised name: version} of every installed distribution, read once per process: parsing every package's
+    metadata is ~0.3 s of pure Python, which each GPU engine that ``auto`` tries would pay again, and a model switch
+    in the live loop pays on a side thread that takes Python's GIL from the frames (issue 13). The onnxruntime a
+    process has imported cannot change under it anyway."""
+    return dict(_distributions())
+
+
+@functools.cache
+def _distributions() -> tuple[tuple[str, str], ...]:
+    out: dict[str, str] = {}
     for dist in md.distributions():
         name = dist.metadata["Name"]
         if name:
             out.setdefault(_norm(name), dist.version)
-    return out
+    return tuple(out.items())
 
 
 def _provides_onnxruntime(name: str) -> bool:

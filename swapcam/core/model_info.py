@@ -113,42 +113,127 @@ _VERIFIED: set[tuple] = set()
 WEIGHTS_KEY = "weights.sha256"  # metadata: SHA-256 of the weights (``weights_digest``), written by `swapcam export`
 
 
-def weights_digest(model) -> str:
+def weights_digest(model, initializers=None) -> str:
     """SHA-256 over every weight tensor of an ``onnx.ModelProto`` (initializers and Constant nodes' tensors, in
-    name order: name, type, shape, bytes). Metadata is not part of it, so it can be stored there."""
+    name order: name, type, shape, bytes). Metadata is not part of it, so it can be stored there. ``initializers``:
+    the graph's initializers when they were read apart from ``model``, as (TensorProto, its raw bytes) pairs
+    (``read_model_info``)."""
     import hashlib
 
     from onnx import AttributeProto, numpy_helper
 
-    tensors = list(model.graph.initializer)
-    tensors += [a.t for n in model.graph.node for a in n.attribute if a.type == AttributeProto.TENSOR]
+    tensors = [(t, t.raw_data) for t in model.graph.initializer] if initializers is None else list(initializers)
+    tensors += [(a.t, a.t.raw_data) for n in model.graph.node for a in n.attribute if a.type == AttributeProto.TENSOR]
     h = hashlib.sha256()
-    for t in sorted(tensors, key=lambda t: t.name):
+    for t, raw in sorted(tensors, key=lambda pair: pair[0].name):
         h.update(f"{t.name}|{t.data_type}|{tuple(t.dims)}|".encode())
-        h.update(t.raw_data if t.raw_data else numpy_helper.to_array(t).tobytes())  # raw: no copy
+        h.update(raw if raw else numpy_helper.to_array(t).tobytes())
     return h.hexdigest()
+
+
+def _records(data: memoryview, start: int = 0, end: int | None = None):
+    """The fields of one serialised protobuf message, in file order: (field number, wire type, record start,
+    payload start, record end); a length-delimited payload (wire type 2) is ``data[payload start:record end]``."""
+    i, end = start, len(data) if end is None else end
+
+    def varint(i: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = data[i]
+            value |= (byte & 0x7F) << shift
+            i += 1
+            if byte < 0x80:
+                return value, i
+            shift += 7
+
+    while i < end:
+        record = i
+        key, i = varint(i)
+        field, wire = key >> 3, key & 7
+        payload = i
+        if wire == 0:
+            _, i = varint(i)
+        elif wire == 1:
+            i += 8
+        elif wire == 2:
+            n, payload = varint(i)
+            i = payload + n
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"protobuf wire type {wire} at byte {record}")
+        if i > end:
+            raise ValueError(f"protobuf field {field} runs past its message at byte {record}")
+        yield field, wire, record, payload, i
+
+
+# ModelProto.graph, GraphProto.initializer, TensorProto.raw_data (onnx.proto3)
+_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9
+
+
+def _load_in_pieces(data: bytes):
+    """``data`` (a serialised ModelProto) -> (the model without its initializers, each initializer's serialised
+    TensorProto: a list of memoryviews of ``data``). One ``onnx.load`` of a 40 MB model is one C call that holds
+    Python's GIL for 40-90 ms, a stall of the live loop when the control panel reads a model on the side (issue 13);
+    this way the protobuf parser sees only the small rest, and ``_weights`` the tensors one by one."""
+    import onnx
+
+    view = memoryview(data)
+    top, graphs = [], []
+    for field, wire, record, payload, end in _records(view):
+        (graphs if (field, wire) == (_GRAPH, 2) else top).append((record, payload, end))
+    model = onnx.ModelProto.FromString(b"".join(view[a:c] for a, _, c in top))
+    rest, initializers = [], []
+    for _, start, stop in graphs:
+        for field, wire, record, payload, end in _records(view, start, stop):
+            if (field, wire) == (_INITIALIZER, 2):
+                initializers.append(view[payload:end])
+            else:
+                rest.append(view[record:end])
+    model.graph.ParseFromString(b"".join(rest))
+    return model, initializers
+
+
+def _weights(tensor: memoryview):
+    """A serialised TensorProto -> (the TensorProto without its raw data, the raw data: a view, not a copy). A
+    16 MB weight copied by the parser holds the GIL for 30-50 ms on a busy machine; hashlib reads the view with
+    the GIL released."""
+    import onnx
+
+    rest, raw = [], None
+    for field, wire, record, payload, end in _records(tensor):
+        if (field, wire) == (_RAW_DATA, 2):
+            raw = tensor[payload:end]  # a repeated field: the last one counts, as for the parser
+        else:
+            rest.append(tensor[record:end])
+    return onnx.TensorProto.FromString(b"".join(rest)), raw
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
     """Reads a model file's metadata without building an inference session (the graph is not checked here; the
-    engine does that when it loads)."""
-    import onnx
-
+    engine does that when it loads). The weights are checked against the hash recorded at export once per file
+    and process."""
     p = Path(path)
     if not p.is_file():
         raise SwapcamError(f"no such model file: {p}")
+    stat = p.stat()
+    data = p.read_bytes()
     try:
-        model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # protobuf raises DecodeError, onnx its own types, for a file that is not ONNX
+        model, initializers = _load_in_pieces(data)
+    except Exception as exc:  # protobuf raises DecodeError, the walk ValueError/IndexError, for a file that is not ONNX
         raise SwapcamError(f"{p} is not an ONNX model file ({type(exc).__name__})") from exc
     meta = {prop.key: prop.value for prop in model.metadata_props}
     info = ModelInfo.from_metadata(meta, origin=str(p))
     recorded = meta.get(WEIGHTS_KEY)  # models exported before issue 12 have none: they load unverified
-    stat = p.stat()
     key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns, recorded)
-    if recorded is not None and key not in _VERIFIED and weights_digest(model) != recorded:
-        raise SwapcamError(f"{p}: its weights do not match the hash recorded at export (a damaged or altered file); "
-                           "export it again")  # fmt: skip
+    if recorded is not None and key not in _VERIFIED:
+        try:
+            tensors = [_weights(t) for t in initializers]
+        except Exception as exc:
+            raise SwapcamError(f"{p} is not an ONNX model file ({type(exc).__name__})") from exc
+        if weights_digest(model, tensors) != recorded:
+            raise SwapcamError(f"{p}: its weights do not match the hash recorded at export (a damaged or altered "
+                               "file); export it again")  # fmt: skip
     _VERIFIED.add(key)  # the runner and FaceSwap both read the file: it is hashed once per process
     inputs = [i.name for i in model.graph.input]
     outputs = [o.name for o in model.graph.output]
