@@ -27,7 +27,6 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,7 +213,7 @@ class LiveControl:
     def telemetry(self) -> dict[str, Any]:
         tel, last = self._tel, 300  # the last 300 samples: ten seconds at 30 fps
         with tel._lock:  # a short copy; percentiles are computed outside the lock
-            tails = {k: list(islice(reversed(d), last)) for k, d in tel.stages.items()}
+            tails = {k: d.latest(last) for k, d in tel.stages.items()}
             counters = dict(tel.counters)
             primary = tel._primary
         now, cpu_now = time.perf_counter(), time.process_time()

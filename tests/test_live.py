@@ -389,3 +389,27 @@ def test_a_file_over_http_is_a_source_played_at_its_rate(tiny_model, tmp_path):
     # every frame arrives (frames the loop had no time for on a busy machine are dropped by design, not lost)
     assert stats["frames_in"] == 30 and len(_decode(out)) == stats["frames_out"] >= 30 - stats["dropped_capture"]
     assert elapsed > 0.9  # 30 frames at 30 fps: paced like a camera, not read as fast as it downloads
+
+
+def test_telemetry_memory_is_fixed_once_a_series_starts():
+    """A show of any length keeps the last ``window`` samples per series in memory allocated when the series
+    starts: appending far more samples than the window allocates nothing more, and percentiles see the newest."""
+    import tracemalloc
+
+    from swapcam.live.telemetry import Telemetry
+
+    tel = Telemetry(window=5_000)
+    tel.stage("infer", 0.001)
+    tel.delivered("vcam", time.perf_counter() - 0.02, primary=True)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(30_000):  # six windows' worth
+        tel.stage("infer", 0.001 if i < 25_000 else 0.004)
+        tel.delivered("vcam", time.perf_counter() - 0.02, primary=True)
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename")
+                if "telemetry" in s.traceback[0].filename)  # fmt: skip
+    tracemalloc.stop()
+    assert grown < 4_096, f"telemetry grew by {grown} bytes"
+    summary = tel.summary()
+    assert summary["stages"]["infer"]["n"] == 5_000 and summary["stages"]["infer"]["p50_ms"] == 4.0
+    assert 19.0 < summary["latency_capture_to_sink"]["p50_ms"] < 40.0
