@@ -33,15 +33,15 @@ too (a mirrored camera view). The id bits are read by the sign of their own corr
 their CRC matches and they are strong.
 
 Designs tried against a video call's 640x360 downscale plus x264 crf 28 and not kept (2026-11-27, pass-through
-model, person_a / webcam_720p / person_c, 2-second windows; z as above): a lower band (DCT radius 8-36) keeps ~80 %
-of the mark through the downscale but faces have far more content there (z 5-6 as written at RMS 2.5, already
-visible as mottling on smooth skin); left-right antisymmetric patterns only (faces are nearly symmetric: the host
-term falls, z 3.3 -> 5.5 in that band, still 4.0-5.9 after the downscale at a visible strength); the mark in Cr or Cb
-(chroma holds 7x less face content than luma, but x264's 4:2:0 at 360p removes it, z 0.9-2.4 on webcam_720p, and
-it shows as pink/green blotches); a mark whose sign follows a 1 Hz sinusoid, read by its temporal component (z twice
-as high as written, but x264's P-frames do not code a small slow change: 0.5-2.6 after the downscale); cancelling
-the face's own projection on the marker and 16 reference directions at embedding (informed embedding: 1.3-2x as
-written, 3.0-3.4 after the downscale on webcam_720p).
+model, person_a / webcam_720p / person_c, 2-second windows; z as above): a lower band (DCT radius 8-30) keeps ~80 %
+of the mark through the downscale, but faces have far more content there (z 2.9-3.8 as written at RMS 2.5, PSNR 45.7
+dB); left-right antisymmetric patterns only (faces are nearly symmetric, so the host term falls: radius 8-36, z
+5.4-6.2 as written and 4.1-5.9 after the downscale at RMS 2.5, which already shows as mottling on smooth skin); the
+mark in Cr or Cb (chroma holds 7x less face content than luma, but x264's 4:2:0 at 360p removes it, z 0.9-2.4 on
+webcam_720p, and it shows as pink/green blotches); a mark whose sign follows a 1 Hz sinusoid, read by its temporal
+component (z about twice as high as written, but x264's P-frames do not code a small slow change: 0.5-2.6 on
+webcam_720p after the downscale); cancelling the face's own projection on the marker and 16 reference directions at
+embedding (informed embedding: 1.3-2x as written, 3.0-3.4 after the downscale on webcam_720p).
 """
 
 from __future__ import annotations
