@@ -2,8 +2,7 @@
 
 Samples live in bounded ring buffers (the last ``window`` per series) of float64 allocated, and touched, when the
 series starts, so a run of any length uses fixed memory from its first frames on. (A deque of Python floats grew
-by 32 bytes a sample until it was full: ~0.6 MB a series over the first 11 minutes at 30 fps, +4 % of the live
-loop's RSS in the 30-minute soak.)
+by 32 bytes a sample until it was full: ~0.6 MB a series over the first 11 minutes at 30 fps.)
 """
 
 from __future__ import annotations
