@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import SHARED_DATA, percentiles, write_results  # noqa: E402
+from benchmarks.common import SHARED_DATA, write_results  # noqa: E402
+from swapcam.core.timing import time_calls  # noqa: E402
 from swapcam.trainer.extract import ExtractConfig, Extractor  # noqa: E402
 from swapcam.trainer.model import PRESETS, SwapAutoencoder, SwapDirection  # noqa: E402
 from swapcam.trainer.train import TrainConfig, main as train  # noqa: E402
@@ -42,14 +43,7 @@ def ort_latency(preset: str, repeat: int = 200) -> dict[str, float]:
         opts.intra_op_num_threads = 2
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     feed = {"face": x.numpy()}
-    for _ in range(20):
-        session.run(None, feed)
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        session.run(None, feed)
-        samples.append(time.perf_counter() - t0)
-    return percentiles(samples)
+    return time_calls(lambda: session.run(None, feed), repeat=repeat, warmup=20)
 
 
 def main() -> None:

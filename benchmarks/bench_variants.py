@@ -78,7 +78,7 @@ def ort_latency(name: str, repeat: int = 300) -> dict:
 
     from benchmarks.variants import variant_args
     from swapcam.core.align import AlignSpec
-    from swapcam.core.timing import percentiles
+    from swapcam.core.timing import time_calls
     from swapcam.export.onnx_graph import graph_from_checkpoint, to_onnx
     from swapcam.export.variants import quantize_int8
     from swapcam.trainer.model import SwapAutoencoder
@@ -96,14 +96,7 @@ def ort_latency(name: str, repeat: int = 300) -> dict:
         opts.intra_op_num_threads = 2
         session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: calib[:1]}
-        for _ in range(30):
-            session.run(None, feed)
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            session.run(None, feed)
-            samples.append(time.perf_counter() - t0)
-        out[precision] = percentiles(samples)
+        out[precision] = time_calls(lambda: session.run(None, feed), repeat=repeat, warmup=30)
     return out
 
 

@@ -5,6 +5,7 @@ loop, and the settings and camera errors that must be one line. Each fault test 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
@@ -370,13 +371,24 @@ def test_the_run_fails_at_its_end_only_when_the_primary_sink_failed(tiny_model, 
     _assert_at_rate(list(times), times[-1] - times[0], "vcam beside a failed primary")
 
 
-def test_sigstop_of_the_source_process_is_held_over_and_resumes(tiny_model, tmp_path):
+@contextlib.contextmanager
+def _udp_sender():
+    """A child process streaming clip A as MPEG-TS to a free loopback UDP port: yields (url, port, process), once
+    it streams; continued (if a test stopped it) and ended afterwards."""
     port = _free_port(socket.SOCK_DGRAM)
     url = f"udp://127.0.0.1:{port}"
     sender = _child(SENDER, url, clip_a(), 120)
-    out = tmp_path / "stopped.mkv"
     try:
         _streaming(sender)
+        yield url, port, sender
+    finally:
+        sender.send_signal(signal.SIGCONT)
+        _end(sender)
+
+
+def test_sigstop_of_the_source_process_is_held_over_and_resumes(tiny_model, tmp_path):
+    out = tmp_path / "stopped.mkv"
+    with _udp_sender() as (url, _, sender):
         live = _Live(LiveConfig(str(tiny_model), url, (str(out),), status=False))
         t_first = _grows(out)
         sender.send_signal(signal.SIGSTOP)
@@ -386,20 +398,13 @@ def test_sigstop_of_the_source_process_is_held_over_and_resumes(tiny_model, tmp_
         time.sleep(1.0)
         stats = live.stop()
         t_stop = time.perf_counter()
-    finally:
-        sender.send_signal(signal.SIGCONT)
-        _end(sender)
     assert stats["frames_held"] >= 30 and stats["frames_swapped_since_reconnect"] > 5
     _assert_at_rate(_pts_seconds(out), t_stop - t_first, "udp source paused by SIGSTOP", stats, str(out))
 
 
 def test_a_burst_of_garbage_packets_does_not_end_the_run(tiny_model, tmp_path):
-    port = _free_port(socket.SOCK_DGRAM)
-    url = f"udp://127.0.0.1:{port}"
-    sender = _child(SENDER, url, clip_a(), 120)
     out = tmp_path / "garbage.mkv"
-    try:
-        _streaming(sender)
+    with _udp_sender() as (url, port, _):
         live = _Live(LiveConfig(str(tiny_model), url, (str(out),), status=False))
         t_first = _grows(out)
         rng = np.random.default_rng(0)
@@ -412,8 +417,6 @@ def test_a_burst_of_garbage_packets_does_not_end_the_run(tiny_model, tmp_path):
         assert not live.result  # still running
         stats = live.stop()
         t_stop = time.perf_counter()
-    finally:
-        _end(sender)
     assert stats["frames_processed"] > 10
     _assert_at_rate(_pts_seconds(out), t_stop - t_first, "udp source with garbage", stats, str(out))
 
