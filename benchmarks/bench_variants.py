@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ANCHOR_STEPS, ANCHOR_MINUTES = 2900, 30.0  # benchmarks/results/quality.json: `fast` (= fast-v1), 2026-11-25
-SAME_WORK = {"v1+cosine": "fast-v1", "v1+balanced": "fast-v1", "v1+losses": "fast-v1"}
+SAME_WORK = {"v1+cosine": "fast-v1", "v1+balanced": "fast-v1", "v1+losses": "fast-v1", "v1+live-crop": "fast-v1",
+             "v1+live-crop+no-flip": "fast-v1", "v1+live-crop+cosine": "fast-v1"}
 
 
 def time_step(name: str, steps: int = 4) -> float:

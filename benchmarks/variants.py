@@ -13,6 +13,8 @@ WIDE = dict(decoder_channels=(64, 48, 24))  # more channels at 32-128 px, where 
 LOSS = dict(loss=LossWeights(mouth=3.0, scales=3, grad=0.5))
 COS = dict(lr_schedule="cosine")
 BAL = dict(balance=0.5)
+LIVE = dict(affine="live")  # the augmentation spread of the live crop (results/live_crop.json)
+NOFLIP = dict(flip=0.0)
 
 # name -> (model changes, training-config changes)
 VARIANTS: dict[str, tuple[dict, dict]] = {
@@ -25,6 +27,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "liae+all": (dict(arch="liae"), {**COS, **LOSS, **BAL}),
     "wide-top+all": (WIDE, {**COS, **LOSS, **BAL}),
     "liae+wide-top+all": (dict(arch="liae", **WIDE), {**COS, **LOSS, **BAL}),
+    "v1+live-crop": ({}, LIVE),
+    "v1+live-crop+no-flip": ({}, {**LIVE, **NOFLIP}),
+    "v1+live-crop+cosine": ({}, {**LIVE, **COS}),
 }
 
 

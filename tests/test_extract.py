@@ -128,3 +128,23 @@ def test_loading_resizes_faces_and_landmarks_consistently(faceset_a):
     assert np.abs(eye_centres(arrays.landmarks[0]) - target).max() <= 0.01 * 128
     meta = json.loads((out / "faceset.json").read_text())
     assert meta["align.size"] == "256" and arrays.spec.size == 128
+
+
+def test_a_faceset_pointing_into_another_reads_its_live_resampled_crops(faceset_a, tmp_path):
+    """A subset faceset (records pointing into ``../full``, as the generalisation split writes) must load the full
+    set's live-resampled 128 px crops, not resize the 256 px ones."""
+    out, _ = faceset_a
+    full = tmp_path / "full"
+    full.symlink_to(out, target_is_directory=True)
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    (subset / "faceset.json").write_text((out / "faceset.json").read_text())
+    lines = []
+    for line in (out / "index.jsonl").read_text().splitlines()[:5]:
+        rec = json.loads(line)
+        assert 128 in rec["sizes"]
+        rec["image"], rec["mask"] = "../full/" + rec["image"], "../full/" + rec["mask"]
+        lines.append(json.dumps(rec))
+    (subset / "index.jsonl").write_text("\n".join(lines) + "\n")
+    assert FacesetStore(subset).records()[0].crop_path(128).startswith("../full/faces128/")
+    assert np.array_equal(load_faceset(subset, 128).images, load_faceset(out, 128, max_faces=None).images[:5])

@@ -231,3 +231,53 @@ def test_fast_v1_keeps_the_old_architecture_and_old_checkpoints_load():
     names = [n for n, _ in SwapAutoencoder(args).named_parameters()]
     assert names[:2] == ["encoder.convs.0.weight", "encoder.convs.0.bias"]
     assert names.index("encoder.dense.1.weight") < names.index("encoder.up.0.weight") < names.index("decoders.0.body.0.0.weight")
+
+
+def _mask_geometry(m: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) centroid (fraction of the side) and (N,) area share of each (N, 1, R, R) mask."""
+    r = m.shape[-1]
+    ys, xs = torch.meshgrid(torch.arange(r), torch.arange(r), indexing="ij")
+    area = m.sum(dim=(1, 2, 3))
+    cx = (m[:, 0] * xs).sum(dim=(1, 2)) / area
+    cy = (m[:, 0] * ys).sum(dim=(1, 2)) / area
+    return (torch.stack([cx, cy], 1) / r).numpy(), (area / r**2).numpy()
+
+
+def test_live_crop_augmentation_stays_within_the_measured_live_spread(facesets):
+    """The "live" affine moves a real face's mask about as far as the live crop moves from the training crop
+    (results/live_crop.json: p99 shift 1.5 %, scale 1.9 %), the "classic" one several times further."""
+    from swapcam.trainer.data import load_side
+    from swapcam.trainer.train import _augmented, batch_generator
+
+    side, _ = load_side(facesets[0], 64, holdout=0.1, seed=0, max_faces=48)
+    cpu = torch.device("cpu")
+    moved = {}
+    for affine in ("live", "classic"):
+        cfg = TrainConfig("", "", "", batch_size=32, affine=affine, flip=0.0, warp=0.0, color_jitter=0.0)
+        gen = batch_generator(0, 0, 7)
+        idx = side.pick(32, batch_generator(0, 0, 7))
+        _, m0, _ = side.batch(idx, cpu)
+        _, target, m, _ = _augmented(side, side, cfg, gen, cpu)
+        c0, a0 = _mask_geometry(m0)
+        c1, a1 = _mask_geometry(m)
+        moved[affine] = (np.abs(c1 - c0).max(), np.abs(np.sqrt(a1 / a0) - 1).max())
+        assert target.shape == (32, 3, 64, 64)
+    shift, scale = moved["live"]
+    assert shift <= 0.025 and scale <= 0.03  # 1.5 % shift and 2 % zoom at most, plus the mask's own rounding
+    assert moved["classic"][0] > 2 * shift
+
+
+def test_an_unknown_augmentation_is_one_clear_error(facesets, tmp_path):
+    a, b = facesets
+    with pytest.raises(SwapcamError, match="unknown augmentation 'wobbly'"):
+        main(TrainConfig(a, b, str(tmp_path / "run"), steps=1, affine="wobbly", **TINY))
+
+
+def test_fast_trains_on_the_live_crop_spread_and_fast_v1_as_before():
+    from swapcam.trainer.train import resolve_recipe
+
+    blank = TrainConfig("", "", "")
+    assert resolve_recipe(blank, "fast").affine == "live"
+    old = resolve_recipe(blank, "fast-v1")
+    assert (old.affine, old.flip, old.lr_schedule) == ("classic", 0.5, "constant")
+    assert resolve_recipe(TrainConfig("", "", "", affine="classic"), "fast").affine == "classic"  # a field wins

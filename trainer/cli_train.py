@@ -7,7 +7,7 @@ import argparse
 from swapcam.core.errors import SwapcamError
 from swapcam.trainer.coverage import compare_lines
 from swapcam.trainer.model import PRESETS
-from swapcam.trainer.train import TrainConfig, main
+from swapcam.trainer.train import AFFINE_RANGES, TrainConfig, main
 
 _D = TrainConfig("", "", "")
 
@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--swap-colors", type=float, default=_D.swap_colors,
                    help="chance of training a face with the other set's colours (default: 0)")  # fmt: skip
     p.add_argument("--no-warp", action="store_true", help="disable the random warp augmentation")
+    p.add_argument("--affine", choices=sorted(AFFINE_RANGES),
+                   help="rotation/zoom/shift augmentation: live (the live crop's own spread; fast's default) or "
+                        "classic (+-10 deg, 5 %%; fast-v1's)")  # fmt: skip
     p.add_argument("--max-faces", type=int, help="load at most this many faces per faceset")
     p.add_argument("--threads", type=int, help="torch threads per process (default: cores / processes)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         minutes=args.minutes, steps=args.steps, batch_size=args.batch_size, lr=args.lr, resume=args.resume,
         checkpoint_minutes=args.checkpoint_minutes, keep_checkpoints=max(args.keep, 1),
         preview_every=max(args.preview_every, 1), eval_every=max(args.eval_every, 1), swap_colors=args.swap_colors,
-        warp=0.0 if args.no_warp else 1.0, max_faces=args.max_faces, threads=args.threads, device=args.device,
+        warp=0.0 if args.no_warp else 1.0, affine=args.affine, max_faces=args.max_faces, threads=args.threads, device=args.device,
         seed=args.seed,
     )  # fmt: skip
     try:  # how A and B cover yaw, pitch and mouth opening (training logs the warnings and writes it into the run)

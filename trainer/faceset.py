@@ -50,8 +50,12 @@ class FaceRecord:
     sizes: tuple[int, ...] = ()
 
     def crop_path(self, size: int) -> str:
-        """The live-resampled crop at ``size`` (one of ``sizes``), relative to the faceset root."""
-        return f"faces{size}/" + self.image.split("/", 1)[1].rsplit(".", 1)[0] + ".png"
+        """The live-resampled crop at ``size`` (one of ``sizes``), relative to the faceset root: the storage crop's
+        path with its ``faces`` folder renamed ``faces{size}`` (a faceset whose records point into another one, as
+        ``../full/faces/...``, finds that one's crops)."""
+        parts = self.image.rsplit(".", 1)[0].split("/")
+        at = len(parts) - 1 - parts[::-1].index("faces")
+        return "/".join([*parts[:at], f"faces{size}", *parts[at + 1 :]]) + ".png"
 
     @property
     def key(self) -> tuple[str, int, int]:

@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "swapcam-checkpoint/1"
 LR_SCHEDULES = ("constant", "cosine")
+# (rotation degrees, zoom, shift as a fraction of the crop side): each drawn uniformly within +-.
+# "live" is the worst clip's 99th percentile of how the live crop (landmarks after the One Euro filter) differs
+# from the training crop (raw landmarks) on the sample clips, rounded up: benchmarks/bench_live_crop.py,
+# results/live_crop.json (1.34 deg, 1.9 %, 1.1 % / 1.5 %).
+AFFINE_RANGES: dict[str, tuple[float, float, float]] = {"classic": (10.0, 0.05, 0.05), "live": (1.5, 0.02, 0.015)}
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ class TrainConfig:
     holdout: float = 0.05  # share of each faceset never trained on
     seed: int = 0
     warp: float = 1.0  # random-warp strength (0 disables)
-    flip: float = 0.5  # probability of a horizontal flip
+    # The similarity transform applied alike to input and target (AFFINE_RANGES): "classic" (faceswap's +-10 deg,
+    # 5 % zoom and shift) or "live" (the spread the live loop's crop actually has around the training crop).
+    affine: str | None = None
+    flip: float | None = None  # probability of a horizontal flip
     color_jitter: float = 1.0  # colour augmentation strength (0 disables)
     swap_colors: float = 0.0  # probability of giving a face the colours of a face of the other set
     max_faces: int | None = None  # cap on faces loaded per faceset
@@ -76,11 +84,14 @@ class TrainConfig:
     loss: LossWeights | None = None
 
 
-# Training recipes by preset (issue 15). Presets not named here train as every preset did before issue 15: the
-# screening found no recipe change (cosine schedule, multi-scale DSSIM + edge term + mouth x3, balanced sampling)
-# clearly better for the same CPU time, so none is a default yet; each is a TrainConfig field to set.
-RECIPE_DEFAULTS: dict = {"lr_schedule": "constant", "lr_decay_steps": 3000, "balance": 0.0, "loss": LossWeights()}
-RECIPES: dict[str, dict] = {}
+# Training recipes by preset (issue 15). Presets not named here train as every preset did before issue 15
+# (`fast-v1` among them, for comparisons). The first screening found no change among the cosine schedule,
+# multi-scale DSSIM + edge term + mouth x3 and balanced sampling clearly better for the same CPU time; each stays a
+# TrainConfig field to set. The live-crop augmentation did beat it clearly (held-out SSIM +0.10 at step 200, README
+# "Training variants"), so `fast` and `fast-liae` train with it.
+RECIPE_DEFAULTS: dict = {"lr_schedule": "constant", "lr_decay_steps": 3000, "balance": 0.0, "loss": LossWeights(),
+                         "affine": "classic", "flip": 0.5}
+RECIPES: dict[str, dict] = {"fast": {"affine": "live"}, "fast-liae": {"affine": "live"}}
 
 
 def resolve_recipe(config: TrainConfig, preset: str) -> TrainConfig:
@@ -146,7 +157,9 @@ def _augmented(side: Side, other: Side, config: TrainConfig, gen: torch.Generato
         rx, rm, _ = other.batch(ref, device)
         use = (torch.rand(config.batch_size, generator=gen) < config.swap_colors).to(device).view(-1, 1, 1, 1)
         x = torch.where(use, match_colors(x, m, rx, rm), x)
-    x, m, r = random_affine([x, m, r], gen, flip=config.flip, nearest=(False, False, True))
+    rotate, zoom, shift = AFFINE_RANGES[config.affine]
+    x, m, r = random_affine([x, m, r], gen, rotate_deg=rotate, zoom=zoom, shift=shift, flip=config.flip,
+                            nearest=(False, False, True))  # fmt: skip
     if config.color_jitter > 0:
         (x,) = color_jitter([x], gen, strength=config.color_jitter)
     warped = random_warp(x, gen, strength=config.warp) if config.warp > 0 else x
@@ -234,6 +247,8 @@ def main(config: TrainConfig) -> TrainResult:
     args = ModelArgs.from_dict(state["model_args"]) if state else PRESETS[config.preset]
     preset = state["preset"] if state else config.preset
     config = resolve_recipe(config, preset)
+    if config.affine not in AFFINE_RANGES:
+        raise SwapcamError(f"unknown augmentation {config.affine!r}; one of {', '.join(AFFINE_RANGES)}")
     if config.lr_schedule not in LR_SCHEDULES:
         raise SwapcamError(f"unknown learning-rate schedule {config.lr_schedule!r}; one of {', '.join(LR_SCHEDULES)}")
     if dist.main:  # how A and B cover yaw, pitch and mouth opening; warns where B lacks what A has (issue 15)
