@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--split-steps", type=int, help="train the split runs to this step instead")
     parser.add_argument("--every", type=int, default=5, help="usual benchmark: identity on every n-th frame")
     parser.add_argument("--pairs", nargs="+", default=["full", "split"], choices=("full", "split"),
-                        help="evaluate: which runs (default both; only the full ones writes no results file)")
+                        help="evaluate: which runs (default both)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     gen, work = Path(args.gen), Path(args.work)
@@ -183,8 +183,6 @@ def main() -> None:
         train(gen, work, args.minutes, args.split_minutes, args.split_steps)
         return
     results = evaluate_runs(gen, work, every=args.every, pairs=tuple(args.pairs))
-    if args.pairs != ["full", "split"]:
-        return
     plot(results, ROOT / "docs" / "learning_curves_30min.png")
     slim = {p: {pair: {k: v for k, v in e.items() if k != "eval"} | {
         "eval": {label: j["summary"] for label, j in e["eval"].items()}} for pair, e in entry.items()}

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -145,10 +144,6 @@ def main() -> None:
     ap.add_argument("--outage-s", type=float, default=3.0, help="how long the source stays unopenable")
     ap.add_argument("--note", default="", help="recorded with the results (e.g. how busy the machine was)")
     ap.add_argument("--plot", default=str(ROOT / "docs" / "soak.png"))
-    ap.add_argument("--results", default="soak", help="results/NAME.json (default: soak)")
-    ap.add_argument("--tracemalloc", action="store_true",
-                    help="trace Python allocations; the 15 lines that grew most from the end of the warm-up to the "
-                         "end go into the results (slower: for finding a leak, not for the latency figures)")
     args = ap.parse_args()
     if args.rescore:
         rescore(args.rescore)
@@ -186,19 +181,13 @@ def main() -> None:
 
         thread = threading.Thread(target=run, name="soak-live")
         t0 = time.perf_counter()
-        if args.tracemalloc:
-            tracemalloc.start(8)
         thread.start()
         end = t0 + args.minutes * 60
-        warm_snapshot = None
         while time.perf_counter() < end and thread.is_alive():
-            if args.tracemalloc and warm_snapshot is None and time.perf_counter() - t0 >= 120:
-                warm_snapshot = tracemalloc.take_snapshot()
             samples.append({"t_s": round(time.perf_counter() - t0, 1), **_proc(),
                             "vcam_frames": CountingCamera.times.n})  # fmt: skip
             print(f"soak {samples[-1]}", file=sys.stderr, flush=True)
             time.sleep(max(0.0, t0 + len(samples) * 10 - time.perf_counter()))
-        growth = traced_growth(warm_snapshot, tracemalloc.take_snapshot()) if warm_snapshot is not None else None
         stop.set()
         thread.join(60)
         file_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
@@ -245,8 +234,6 @@ def main() -> None:
         "file_sink_bytes": file_bytes,
         "file_sink": (result.get("sink_status") or {}),
     }
-    if growth is not None:
-        summary["tracemalloc"] = growth
     summary["pass"] = {
         "rss_growth_le_5pct": summary["rss_growth_pct_after_warmup"] <= 5,
         "zero_crashes": not errors,
@@ -254,24 +241,12 @@ def main() -> None:
         "fds_flat": bool(warm) and max(s["fds"] for s in warm) - min(s["fds"] for s in warm) <= 4,
         "threads_flat": bool(warm) and max(s["threads"] for s in warm) - min(s["threads"] for s in warm) <= 2,
     }
-    path = write_results(args.results, {"command": " ".join(sys.argv), "model": Path(args.model).name,
+    path = write_results("soak", {"command": " ".join(sys.argv), "model": Path(args.model).name,
                                   "clip": Path(args.clip).name, "note": args.note, "summary": summary,
                                   "per_minute": minutes, "samples": samples})  # fmt: skip
     _plot(args.plot, samples, minutes)
     print(f"soak: {summary['minutes']} min, delivered {summary['vcam_delivered_pct']} %, RSS growth "
           f"{summary['rss_growth_pct_after_warmup']} %, p99 {all_lat['p99_ms']} ms, crashes {len(errors)} -> {path}")
-
-
-def traced_growth(before, after, top: int = 15) -> dict:
-    """What Python-tracked allocations (numpy arrays included) grew between two snapshots: the total and the
-    ``top`` source lines that grew most, each with its allocation traceback's innermost frames."""
-    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
-    before, after = before.filter_traces(ignore), after.filter_traces(ignore)
-    diffs = after.compare_to(before, "traceback")
-    total = sum(d.size_diff for d in diffs)
-    return {"traced_growth_mb": round(total / 2**20, 2), "traced_now_mb": round(sum(s.size for s in after.statistics("filename")) / 2**20, 1),
-            "top": [{"kb": round(d.size_diff / 1024, 1), "count_diff": d.count_diff,
-                     "where": [f"{f.filename}:{f.lineno}" for f in list(d.traceback)[-4:]]} for d in diffs[:top]]}  # fmt: skip
 
 
 def rss_growth(samples: list[dict], warmup_s: float = 120.0) -> dict:
