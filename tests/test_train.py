@@ -86,8 +86,11 @@ def test_torchrun_with_two_processes_keeps_both_ranks_identical(facesets, tmp_pa
 
 def _train_cli(*args: str) -> subprocess.Popen:
     code = "import sys; from swapcam.cli import main; sys.exit(main())"
+    # SIGINT back to its default in the child: a suite started in the background by a non-interactive shell (as
+    # `nohup make test &`) inherits SIGINT ignored, and Python then installs no Ctrl-C handler at all.
     return subprocess.Popen([sys.executable, "-c", code, "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
 
 def _wait_for(predicate, timeout: float) -> None:
