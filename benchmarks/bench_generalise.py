@@ -152,18 +152,37 @@ def checkpoint_from_parts(runs: Path, variant: str, steps: int, work: Path, dest
     }, keep=1)  # fmt: skip
 
 
-def evaluate_runs(work: Path, runs: Path, variants: list[str], *, every: int, gallery_faces: int = 64) -> None:
+def other_people() -> tuple[tuple[str, ...], ...]:
+    """The four further people of the top-1 retrieval among six (one gallery each), from the sample data."""
+    clips, images = SHARED_DATA / "clips", SHARED_DATA / "images"
+    return ((str(images / "obama.jpg"),), (str(images / "biden.jpg"),), (str(clips / "person_c_glasses.mp4"),),
+            (str(clips / "webcam_720p.mp4"),))  # fmt: skip
+
+
+def export_checked(run: Path, onnx_path: Path, faces: Path) -> str:
+    """Exports ``run`` to ``onnx_path`` with its int8 variant once (kept beside it with a ``.int8.txt`` note) and
+    returns the int8 check's line: eval runs the fp32 model, the int8 check (SSIM vs fp32 >= 0.98) is reported."""
     from swapcam.core.errors import SwapcamError
-    from swapcam.evaluate.api import EvalConfig, evaluate
     from swapcam.export.api import export_model
     from swapcam.export.config import ExportConfig
+
+    note = onnx_path.with_suffix(".int8.txt")
+    if not (onnx_path.exists() and note.exists()):
+        try:
+            exported = export_model(ExportConfig(str(run), str(onnx_path), faces=str(faces), int8=True))
+            note.write_text(exported.int8_check.summary())
+        except SwapcamError as exc:
+            note.write_text(str(exc))
+    return note.read_text()
+
+
+def evaluate_runs(work: Path, runs: Path, variants: list[str], *, every: int, gallery_faces: int = 64) -> None:
+    from swapcam.evaluate.api import EvalConfig, evaluate
     from swapcam.live.settings import SwapSettings
 
     info = json.loads((runs / "variants.json").read_text())
     by = {(r["pair"], r["variant"]): r for r in info["runs"]}
-    clips, images = SHARED_DATA / "clips", SHARED_DATA / "images"
-    others = ((str(images / "obama.jpg"),), (str(images / "biden.jpg"),), (str(clips / "person_c_glasses.mp4"),),
-              (str(clips / "webcam_720p.mp4"),))  # fmt: skip
+    others = other_people()
     modes = ["off", "on"] if "mouth" in SwapSettings.__dataclass_fields__ else [None]
     results: dict = {"split": {"train": {"mouth_max_iod": MOUTH_TRAIN, "abs_yaw_max_deg": YAW_TRAIN},
                                "judged": {"mouth_min_iod": MOUTH_TEST, "abs_yaw_min_deg": YAW_TEST},
@@ -176,14 +195,7 @@ def evaluate_runs(work: Path, runs: Path, variants: list[str], *, every: int, ga
         run = work / "eval_runs" / variant.replace("+", "_")
         checkpoint_from_parts(runs, variant, split["final"]["step"], work, run)
         onnx_path = work / f"{variant.replace('+', '_')}.onnx"
-        note = onnx_path.with_suffix(".int8.txt")
-        if not (onnx_path.exists() and note.exists()):
-            try:  # the int8 variant is checked (SSIM vs fp32 >= 0.98) and reported; eval runs the fp32 model
-                exported = export_model(ExportConfig(str(run), str(onnx_path), faces=str(work / "fs_a"), int8=True))
-                note.write_text(exported.int8_check.summary())
-            except SwapcamError as exc:
-                note.write_text(str(exc))
-        int8 = note.read_text()
+        int8 = export_checked(run, onnx_path, work / "fs_a")
         entry: dict = {
             "usual_benchmark_heldout_ssim": {k: by[("full", variant)]["final"].get(k) for k in ("ssim_a", "ssim_b")},
             "split_training_heldout_ssim": {k: split["final"].get(k) for k in ("ssim_a", "ssim_b")},

@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bench_generalise import export_checked, other_people  # noqa: E402
 from benchmarks.common import ROOT, SHARED_DATA, write_results  # noqa: E402
 
 PRESETS = ("fast-v1", "fast")
@@ -60,30 +61,11 @@ def _curve(run: Path) -> list[dict]:
     return [{k: r[k] for k in ("step", "elapsed_s", "ssim_a", "ssim_b")} for r in rows]
 
 
-def _export(run: Path, faces: Path) -> tuple[Path, str]:
-    from swapcam.core.errors import SwapcamError
-    from swapcam.export.api import export_model
-    from swapcam.export.config import ExportConfig
-
-    onnx_path = run / "model.onnx"
-    note = run / "model.int8.txt"
-    if not (onnx_path.exists() and note.exists()):
-        try:  # eval runs the fp32 model; the int8 variant's check is reported
-            exported = export_model(ExportConfig(str(run), str(onnx_path), faces=str(faces), int8=True))
-            note.write_text(exported.int8_check.summary())
-        except SwapcamError as exc:
-            note.write_text(str(exc))
-    return onnx_path, note.read_text()
-
-
 def _judge(model: Path, video: Path, gen: Path, *, every: int, gallery_faces: int, **settings) -> dict:
     from swapcam.evaluate.api import EvalConfig, evaluate
     from swapcam.live.settings import SwapSettings
 
-    clips, images = SHARED_DATA / "clips", SHARED_DATA / "images"
-    others = ((str(images / "obama.jpg"),), (str(images / "biden.jpg"),), (str(clips / "person_c_glasses.mp4"),),
-              (str(clips / "webcam_720p.mp4"),))  # fmt: skip
-    report = evaluate(EvalConfig(str(video), (str(gen / "fs_a"),), (str(gen / "fs_b"),), others=others,
+    report = evaluate(EvalConfig(str(video), (str(gen / "fs_a"),), (str(gen / "fs_b"),), others=other_people(),
                                  model=str(model), every=every, gallery_faces=gallery_faces,
                                  settings=SwapSettings().with_changes(settings), progress=False))  # fmt: skip
     for row in report.table():
@@ -119,7 +101,8 @@ def evaluate_runs(gen: Path, work: Path, *, every: int, pairs: tuple[str, ...] =
             if not (run / "metrics.jsonl").exists():
                 continue
             curve = _curve(run)
-            model, int8 = _export(run, gen / ("fs_a" if pair == "full" else "split_a"))
+            model = run / "model.onnx"
+            int8 = export_checked(run, model, gen / ("fs_a" if pair == "full" else "split_a"))
             judged: dict = {}
             if pair == "full":
                 video, kw = SHARED_DATA / "clips" / "person_a.mp4", dict(every=every, gallery_faces=64)

@@ -28,8 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ANCHOR_STEPS, ANCHOR_MINUTES = 2900, 30.0  # benchmarks/results/quality.json: `fast` (= fast-v1), 2026-11-25
-SAME_WORK = {"v1+cosine": "fast-v1", "v1+balanced": "fast-v1", "v1+losses": "fast-v1", "v1+live-crop": "fast-v1",
-             "v1+live-crop+no-flip": "fast-v1", "v1+live-crop+cosine": "fast-v1"}
 
 
 def time_step(name: str, steps: int = 4) -> float:
@@ -220,7 +218,10 @@ def report(variants_json: Path, png: Path, *, new: str, new_label: str = "new fa
     d = json.loads(variants_json.read_text())
     # Variants that run the same network and the same work a step as fast-v1 cost what it costs: their measured
     # step times (0.49-0.61 s against 0.61) differ by timing noise only.
-    cost = {n: d["cpu_s_per_step"][SAME_WORK.get(n, n)] for n in d["cpu_s_per_step"]}
+    from benchmarks.variants import VARIANTS
+
+    same_network = {n for n, (model_changes, _) in VARIANTS.items() if not model_changes}
+    cost = {n: d["cpu_s_per_step"]["fast-v1" if n in same_network else n] for n in d["cpu_s_per_step"]}
     scale = ANCHOR_MINUTES * 60 / ANCHOR_STEPS / cost["fast-v1"] / 60
     full = [r for r in d["runs"] if r["pair"] == "full"]
     for r in full:
