@@ -248,7 +248,7 @@ def robustness(args, results: dict) -> None:
     engine = _engine(args)
     mid = wm.model_id(engine.info.to_metadata())
     psnrs: list[float] = []
-    table: dict[str, dict] = {}
+    tables: dict[float, dict[str, dict]] = {w: {} for w in args.windows}
     per_clip: dict[str, dict] = {}
     png = Path(args.png) if args.png else None
     if png is not None and png.exists():
@@ -265,30 +265,32 @@ def robustness(args, results: dict) -> None:
                 data = written
             else:
                 data = encode((fn(f) for f in decode(written)), fps, ATTACK_CRF.get(attack, 18))
-            wins = windows(read_blocks(decode(data), fps))
-            readings = [wm.read_mark(x, n) for n, x in wins]
-            row = table.setdefault(
-                attack,
-                {"clips": 0, "detected": 0, "id_read": 0, "id_wrong": 0, "z": []},
-            )
-            row["clips"] += len(readings)
-            row["detected"] += sum(r.marked for r in readings)
-            row["id_read"] += sum(r.model_id == mid for r in readings)
-            row["id_wrong"] += sum(r.model_id is not None and r.model_id != mid for r in readings)
-            row["z"] += [round(r.z, 2) for r in readings]
-            per_clip.setdefault(name, {})[attack] = {"clips": len(readings), "detected": sum(r.marked for r in readings),
-                                                     "z": [round(r.z, 2) for r in readings]}  # fmt: skip
-            print(f"{name:24s} {attack:26s} windows {len(readings):3d} detected {sum(r.marked for r in readings):3d}"
-                  f" z min {min((r.z for r in readings), default=0):6.2f} median "
-                  f"{np.median([r.z for r in readings]) if readings else 0:6.2f}", flush=True)  # fmt: skip
-    for row in table.values():
-        z = row.pop("z")
-        row["rate"] = round(row["detected"] / max(row["clips"], 1), 4)
-        row["z_min"], row["z_median"] = (round(min(z), 2), round(float(np.median(z)), 2)) if z else (None, None)
+            blocks = read_blocks(decode(data), fps)
+            for w, table in tables.items():
+                readings = [wm.read_mark(x, n) for n, x in windows(blocks, seconds=w)]
+                row = table.setdefault(attack, {"clips": 0, "detected": 0, "id_read": 0, "id_wrong": 0, "z": []})
+                row["clips"] += len(readings)
+                row["detected"] += sum(r.marked for r in readings)
+                row["id_read"] += sum(r.model_id == mid for r in readings)
+                row["id_wrong"] += sum(r.model_id is not None and r.model_id != mid for r in readings)
+                row["z"] += [round(r.z, 2) for r in readings]
+                per_clip.setdefault(name, {}).setdefault(f"{w:g}s", {})[attack] = {
+                    "clips": len(readings), "detected": sum(r.marked for r in readings),
+                    "z": [round(r.z, 2) for r in readings]}  # fmt: skip
+                print(f"{name:24s} {attack:26s} {w:4g} s windows {len(readings):3d} detected "
+                      f"{sum(r.marked for r in readings):3d} z min {min((r.z for r in readings), default=0):6.2f} "
+                      f"median {np.median([r.z for r in readings]) if readings else 0:6.2f}", flush=True)  # fmt: skip
+    for table in tables.values():
+        for row in table.values():
+            z = row.pop("z")
+            row["rate"] = round(row["detected"] / max(row["clips"], 1), 4)
+            row["z_min"], row["z_median"] = (round(min(z), 2), round(float(np.median(z)), 2)) if z else (None, None)
     results["robustness"] = {
         "model": args.model or f"pass-through {args.resolution} px", "model_id": f"{mid:04x}",
-        "clip": f"{WINDOW_S:g} s windows, first {args.max_seconds:g} s of each sample clip on a 1280x720 canvas",
-        "table": table,
+        "clip": f"windows of {', '.join(f'{w:g}' for w in args.windows)} s (each a per-clip decision), first "
+                f"{args.max_seconds:g} s of each sample clip on a 1280x720 canvas",
+        "table": tables[args.windows[0]],
+        "table_by_window_s": {f"{w:g}": t for w, t in tables.items()},
         "per_clip": per_clip,
     }  # fmt: skip
     results["psnr_face_region_db"] = {"min": round(min(psnrs), 2), "median": round(float(np.median(psnrs)), 2),
@@ -315,7 +317,7 @@ def false_positives(args, results: dict) -> None:
     from swapcam.core.portraits import portraits
 
     per_frame: list[np.ndarray] = []
-    window_z: list[float] = []
+    window_z: dict[float, list[float]] = {w: [] for w in args.windows}
     sources = {}
     for name in CLIPS:
         path = SHARED_DATA / "clips" / name
@@ -338,8 +340,9 @@ def false_positives(args, results: dict) -> None:
         xs = [x for _, faces in blocks for _, x in faces]
         counts[name] = len(xs)
         per_frame += xs
-        wins = windows(blocks)
-        window_z += wm.marker_z(np.stack([x for _, x in wins])).tolist() if wins else []
+        for w, zs in window_z.items():
+            wins = windows(blocks, seconds=w)
+            zs += wm.marker_z(np.stack([x for _, x in wins])).tolist() if wins else []
         print(f"unmarked {name}: {len(xs)} faces", flush=True)
     x = np.stack(per_frame)  # (F, N)
     z = wm.marker_z(x)
@@ -353,8 +356,9 @@ def false_positives(args, results: dict) -> None:
         "per_face_frame": {"faces": len(z), "false_positives": int(np.sum(z > t)),
                            "z_max": round(float(z.max()), 2), "z_mean": round(float(z.mean()), 3),
                            "z_std": round(float(z.std()), 3)},
-        "per_2s_window": {"windows": len(window_z), "false_positives": int(np.sum(np.array(window_z) > t)),
-                          "z_max": round(float(max(window_z)), 2)},
+        **{f"per_{w:g}s_window": {"windows": len(zs), "false_positives": int(np.sum(np.array(zs) > t)),
+                                  "z_max": round(float(max(zs)), 2) if zs else None}
+           for w, zs in window_z.items()},
         "decoy_keys": {"keys": u.shape[1], "samples": int(zd.size), "false_positives": int(np.sum(zd > t)),
                        "rate_above_3": float(np.mean(zd > 3.0)), "normal_tail_above_3": 0.00135,
                        "z_std": round(float(zd.std()), 3)},
@@ -385,6 +389,8 @@ def main() -> None:
         default=list(CLIPS),
         help="sample clips for the robustness test",
     )
+    parser.add_argument("--windows", nargs="+", type=float, default=[WINDOW_S],
+                        help="seconds per decision; several give a table each (default 2; the first is 'table')")
     parser.add_argument("--name", default="watermark", help="results file name (default: watermark)")
     args = parser.parse_args()
     results: dict = {

@@ -41,7 +41,10 @@ mark in Cr or Cb (chroma holds 7x less face content than luma, but x264's 4:2:0 
 webcam_720p, and it shows as pink/green blotches); a mark whose sign follows a 1 Hz sinusoid, read by its temporal
 component (z about twice as high as written, but x264's P-frames do not code a small slow change: 0.5-2.6 on
 webcam_720p after the downscale); cancelling the face's own projection on the marker and 16 reference directions at
-embedding (informed embedding: 1.3-2x as written, 3.0-3.4 after the downscale on webcam_720p).
+embedding (informed embedding: 1.3-2x as written, 3.0-3.4 after the downscale on webcam_720p). A longer reading
+window does not make up for it (2026-11-28, results/watermark_windows.json): consecutive frames of a face are nearly
+the same image, so its projection on the marker adds up with the mark; after the downscale median z was 3.34 over 2 s,
+3.53 over 5 s and 3.88 over 10 s on person_a and person_c, and 0.65 / 0.64 over 2 / 4 s on webcam_720p.
 """
 
 from __future__ import annotations
