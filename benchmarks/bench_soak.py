@@ -144,6 +144,7 @@ def main() -> None:
     ap.add_argument("--outage-s", type=float, default=3.0, help="how long the source stays unopenable")
     ap.add_argument("--note", default="", help="recorded with the results (e.g. how busy the machine was)")
     ap.add_argument("--plot", default=str(ROOT / "docs" / "soak.png"))
+    ap.add_argument("--name", default="soak", help="results file name under benchmarks/results (default: soak)")
     args = ap.parse_args()
     if args.rescore:
         rescore(args.rescore)
@@ -241,7 +242,7 @@ def main() -> None:
         "fds_flat": bool(warm) and max(s["fds"] for s in warm) - min(s["fds"] for s in warm) <= 4,
         "threads_flat": bool(warm) and max(s["threads"] for s in warm) - min(s["threads"] for s in warm) <= 2,
     }
-    path = write_results("soak", {"command": " ".join(sys.argv), "model": Path(args.model).name,
+    path = write_results(args.name, {"command": " ".join(sys.argv), "model": Path(args.model).name,
                                   "clip": Path(args.clip).name, "note": args.note, "summary": summary,
                                   "per_minute": minutes, "samples": samples})  # fmt: skip
     _plot(args.plot, samples, minutes)
@@ -269,7 +270,18 @@ def rss_growth(samples: list[dict], warmup_s: float = 120.0) -> dict:
         "rss_mb_after_warmup": rss0,  # the single samples: first after the warm-up, and the highest
         "rss_mb_max": max(s["rss_mb"] for s in samples),
         "rss_growth_pct_single_samples": round((max(s["rss_mb"] for s in warm) - rss0) / rss0 * 100, 2),
+        # a steady leak shows as a slope; a one-time step (an allocator pool reaching its size) does not go on:
+        # the least-squares slope over the warm samples, and over their second half alone
+        "rss_slope_mb_per_min": _slope(warm),
+        "rss_slope_mb_per_min_second_half": _slope(warm[len(warm) // 2 :]),
     }
+
+
+def _slope(samples: list[dict]) -> float | None:
+    if len(samples) < 3:
+        return None
+    t = np.array([s["t_s"] for s in samples]) / 60
+    return round(float(np.polyfit(t, [s["rss_mb"] for s in samples], 1)[0]), 3)
 
 
 def rescore(path: str) -> None:
