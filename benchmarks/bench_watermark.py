@@ -2,6 +2,7 @@
 written to benchmarks/results/watermark.json.
 
     python benchmarks/bench_watermark.py [--model MODEL.onnx] [--resolution 128] [--max-seconds 10] [--png PATH]
+        [--windows 2 [5 10 ...]]
 
 1. Cost: median ms per face of the embed (the saturating add in the aligned crop) for 64, 128 and 256 px crops,
    and of the detection of one face in a 720p frame (block warp, DCT, correlation).
@@ -13,7 +14,8 @@ written to benchmarks/results/watermark.json.
    returns its input face, so the figures are those of the mark and not of a model's looks) and written as
    convert writes it (x264 crf 18). Then: as written; x264 crf 28; 640x360 and crf 28; 10 % of the frame cut from
    each border (crf 18); brightness x1.1 and x0.9 (crf 18). Each attacked file is read back as ``swapcam verify``
-   reads it (landmarks again, the largest face) and judged per 2-second window.
+   reads it (landmarks again, the largest face) and judged per 2-second window (``--windows``: per window of each
+   length given, one table each, from the same reading).
 4. False positives: the same reading on unmarked faces: every frame of every sample clip (every face), the two
    packaged portraits and their virtual-camera clips; per frame, per 2-second window, and against 100 decoy keys
    (the same statistic with other keys, which samples the null far more densely).
