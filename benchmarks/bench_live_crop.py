@@ -73,7 +73,8 @@ def main() -> None:
     for name in args.clips:
         clips[name] = measure_clip(SHARED_DATA / "clips" / f"{name}.mp4", spec)
         print(name, clips[name])
-    pooled = {key: max(c[key]["p99"] for c in clips.values()) for key in ("rotation_deg", "scale", "shift_x", "shift_y")}
+    keys = ("rotation_deg", "scale", "shift_x", "shift_y")
+    pooled = {key: max(c[key]["p99"] for c in clips.values()) for key in keys}
     path = write_results("live_crop", {"crop": 128, "clips": clips, "p99_worst_clip": pooled})
     print("p99, worst clip:", pooled, "->", path)
 

@@ -106,7 +106,9 @@ def evaluate_runs(gen: Path, work: Path, *, every: int, pairs: tuple[str, ...] =
             judged: dict = {}
             if pair == "full":
                 video, kw = SHARED_DATA / "clips" / "person_a.mp4", dict(every=every, gallery_faces=64)
-                modes = [{"mouth": "off"}, {"mouth": "auto"}] + ([{"mouth": "off", "sharpen": 0.5}] if preset == NEW else [])
+                modes = [{"mouth": "off"}, {"mouth": "auto"}]
+                if preset == NEW:  # what a filter adds, apart from the model's own detail
+                    modes.append({"mouth": "off", "sharpen": 0.5})
             else:
                 video, kw = gen / "test_a.mp4", dict(every=10, gallery_faces=24)
                 modes = [{"mouth": "off"}, {"mouth": "on"}, {"mouth": "auto"}]

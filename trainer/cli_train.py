@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         minutes=args.minutes, steps=args.steps, batch_size=args.batch_size, lr=args.lr, resume=args.resume,
         checkpoint_minutes=args.checkpoint_minutes, keep_checkpoints=max(args.keep, 1),
         preview_every=max(args.preview_every, 1), eval_every=max(args.eval_every, 1), swap_colors=args.swap_colors,
-        warp=0.0 if args.no_warp else 1.0, affine=args.affine, max_faces=args.max_faces, threads=args.threads, device=args.device,
-        seed=args.seed,
+        warp=0.0 if args.no_warp else 1.0, affine=args.affine, max_faces=args.max_faces, threads=args.threads,
+        device=args.device, seed=args.seed,
     )  # fmt: skip
     try:  # how A and B cover yaw, pitch and mouth opening (training logs the warnings and writes it into the run)
         print("\n".join(compare_lines(config.faceset_a, config.faceset_b)))
