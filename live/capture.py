@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from swapcam.core.errors import SwapcamError
+from swapcam.core.heap import trim_heap
 from swapcam.core.messages import Frame
 from swapcam.live.slot import LatestSlot
 from swapcam.live.telemetry import Telemetry
@@ -110,6 +111,7 @@ class Capture:
                 log.debug("reopening the source (attempt %d): %s", attempt, exc)
                 continue
             self._tel.count("reconnects")
+            trim_heap()  # the closed source's decoder buffers, held by glibc's arenas otherwise (swapcam.core.heap)
             log.warning("source %s reopened (attempt %d)", self.source.name, attempt)
             return True
         return False

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from swapcam.core.errors import SwapcamError
+from swapcam.core.heap import trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class GuardedSink:
             log.debug("reopening %s (attempt %d): %s", self.name, self._attempt, exc)
             return False
         self._probation = True  # counted as reconnected once a frame went through
+        trim_heap()  # the failed writer's buffers, held by glibc's arenas otherwise (swapcam.core.heap)
         return True
 
     @staticmethod
