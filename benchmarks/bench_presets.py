@@ -17,6 +17,9 @@ evaluate: each run is exported (fp32, and the int8 variant with its SSIM check) 
   with sharpening 0.5, so that what a filter adds is reported apart from the model's own detail;
 - the split: person_a's 350 frames beyond the training split (bench_generalise.py), mouth off, on and auto.
 Held-out SSIM against training minutes (metrics.jsonl) is plotted for every run.
+
+Another seed: train it with `swapcam train --seed N` into WORK_N/split/fast (or full/), then
+`evaluate --work WORK_N --pairs split --name presets_seedN` (the plot is drawn only when the full pair is judged).
 """
 
 from __future__ import annotations
@@ -161,6 +164,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=5, help="usual benchmark: identity on every n-th frame")
     parser.add_argument("--pairs", nargs="+", default=["full", "split"], choices=("full", "split"),
                         help="evaluate: which runs (default both)")
+    parser.add_argument("--name", default="presets",
+                        help="evaluate: results file under benchmarks/results (e.g. presets_seed1 for a second seed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     gen, work = Path(args.gen), Path(args.work)
@@ -168,12 +173,13 @@ def main() -> None:
         train(gen, work, args.minutes, args.split_minutes, args.split_steps)
         return
     results = evaluate_runs(gen, work, every=args.every, pairs=tuple(args.pairs))
-    plot(results, ROOT / "docs" / "learning_curves_30min.png")
+    if "full" in args.pairs:  # the README's learning curves are the full pair's
+        plot(results, ROOT / "docs" / "learning_curves_30min.png")
     slim = {p: {pair: {k: v for k, v in e.items() if k != "eval"} | {
         "eval": {label: j["summary"] for label, j in e["eval"].items()}} for pair, e in entry.items()}
         for p, entry in results["runs"].items()}  # fmt: skip
     print(json.dumps(slim, indent=1))
-    print(f"wrote {write_results('presets', results)}")
+    print(f"wrote {write_results(args.name, results)}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,13 @@ embedding (informed embedding: 1.3-2x as written, 3.0-3.4 after the downscale on
 window does not make up for it (2026-11-28, results/watermark_windows.json): consecutive frames of a face are nearly
 the same image, so its projection on the marker adds up with the mark; after the downscale median z was 3.34 over 2 s,
 3.53 over 5 s and 3.88 over 10 s on person_a and person_c, and 0.65 / 0.64 over 2 / 4 s on webcam_720p.
+How much stronger the mark would have to be (2026-11-28; the mark added in the frame through the block matrix,
+first 6 s of all six sample clips, the face's own projection on the marker subtracted as informed embedding would,
+2-s windows): after 640x360 + crf 28 the mark alone gives z 0.5-3.1 (mid band, 20-62), 1.0-2.6 (6-24) or 1.1-2.9
+(10-36) at RMS 1.6, the lowest on stage_small_faces and webcam_720p. Reaching 4.5 on every clip takes 2-4x the
+strength, within the 40 dB PSNR allowance, but at 2x (RMS 3.2) the mid band shows as freckles on the cheeks at
+100 % and the 10-36 band as faint mottling, at 3x as blotches (side-by-sides of person_a and webcam_720p looked
+at). So this family of designs cannot be both invisible and read after a video call's downscale.
 """
 
 from __future__ import annotations
