@@ -111,7 +111,7 @@ class Capture:
                 log.debug("reopening the source (attempt %d): %s", attempt, exc)
                 continue
             self._tel.count("reconnects")
-            trim_heap()  # the closed source's decoder buffers, held by glibc's arenas otherwise (swapcam.core.heap)
+            trim_heap()  # hand the closed source's freed buffers back (swapcam.core.heap)
             log.warning("source %s reopened (attempt %d)", self.source.name, attempt)
             return True
         return False

@@ -96,7 +96,7 @@ class GuardedSink:
             log.debug("reopening %s (attempt %d): %s", self.name, self._attempt, exc)
             return False
         self._probation = True  # counted as reconnected once a frame went through
-        trim_heap()  # the failed writer's buffers, held by glibc's arenas otherwise (swapcam.core.heap)
+        trim_heap()  # hand the failed writer's freed buffers back (swapcam.core.heap)
         return True
 
     @staticmethod

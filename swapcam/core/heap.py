@@ -1,19 +1,17 @@
 """Handing freed heap memory back to the system (glibc's ``malloc_trim``), for the long-running live loop.
 
-A reopened source (a camera or stream back after an outage) replaces a decoder and its threads. glibc keeps what
-they freed in its per-thread arenas, where later allocations of other sizes rarely reuse it, so without a trim
-the resident size of a long show steps up at an outage and stays there (benchmarks/bench_soak.py, issue 12).
-Elsewhere (musl, macOS, Windows) this does nothing.
+A reopened source (a camera or stream back after an outage) or sink replaces a decoder or encoder and its threads.
+glibc keeps what they freed in its arenas, resident, wherever live blocks still sit around it; a trim returns the
+whole free pages. In the 30-minute soak (benchmarks/bench_soak.py, issue 12) this handed back about 15 MB at one
+outage and nothing visible at others: the step in resident size at the soak's second outage is memory taken after
+the reconnect, not held back, and remains. Elsewhere (musl, macOS, Windows) this does nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 from functools import lru_cache
-
-log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
