@@ -3,8 +3,8 @@
 A reopened source (a camera or stream back after an outage) or sink replaces a decoder or encoder and its threads.
 glibc keeps what they freed in its arenas, resident, wherever live blocks still sit around it; a trim returns the
 whole free pages. In the 30-minute soak (benchmarks/bench_soak.py, issue 12) this handed back about 15 MB at one
-outage and nothing visible at others: the step in resident size at the soak's second outage is memory taken after
-the reconnect, not held back, and remains. Elsewhere (musl, macOS, Windows) this does nothing.
+outage and nothing visible at others; the step in resident size at the soak's second outage builds up after the
+reconnect and remains. Elsewhere (musl, macOS, Windows) this does nothing.
 """
 
 from __future__ import annotations
