@@ -94,3 +94,8 @@ class Blender:
         target = frame[roi.y0 : roi.y1, roi.x0 : roi.x1]
         cv2.blendLinear(rgb, target, a, b, dst=target)  # where a == 0: 0 * crop + 1 * frame, exactly the frame
         return roi
+
+    def alpha(self, roi: Roi) -> np.ndarray:
+        """(h, w) float32 view: the crop's weights over ``roi``, the rectangle the last call returned (valid until
+        the next call)."""
+        return self._a[: roi.y1 - roi.y0, : roi.x1 - roi.x0]

@@ -28,18 +28,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _line(v) -> str:
-    from swapcam.core.watermark import Z_THRESHOLD
+    from swapcam.core.watermark import Z_SEARCH, Z_THRESHOLD
 
     best = v.best
     if best is None:
         return f"{v.path}: not marked: no face found ({v.frames} frame{'s' if v.frames != 1 else ''} read)"
     z = best.reading.z
-    false_alarm = 0.5 * math.erfc(z / math.sqrt(2))  # the normal tail: chance of z this high without a mark
+    false_alarm = math.erfc(z / math.sqrt(2))  # two-sided normal tail (as-is or mirrored): z this high unmarked
     faces = f"{v.frames_with_face} of {v.frames} frame{'s' if v.frames != 1 else ''} with a face"
     if v.marked:
         model = f"model id {v.model_id:04x}" if v.model_id is not None else "model id not readable"
-        return (f"{v.path}: MARKED as synthetic (swapcam watermark): confidence z={z:.1f} "
-                f"(threshold {Z_THRESHOLD}, false-alarm chance {false_alarm:.0e}), {model}; {faces}")  # fmt: skip
+        if best.reading.offset is not None:  # the search's null is measured, not normal (swapcam.core.watermark)
+            _, dx, dy = best.reading.offset
+            how = f"found {dx:+.0f},{dy:+.0f} px off by the search, threshold {Z_SEARCH}"
+        else:
+            how = f"threshold {Z_THRESHOLD}, false-alarm chance {false_alarm:.0e}"
+        return (f"{v.path}: MARKED as synthetic (swapcam watermark): confidence z={z:.1f} ({how}), {model}; "
+                f"{faces}")  # fmt: skip
     return f"{v.path}: not marked: z={z:.1f} (threshold {Z_THRESHOLD}); {faces}"
 
 

@@ -64,10 +64,10 @@ class FaceCompositor:
     """A stage: ``(frame, aligned original, swapped crop[, model mask]) -> frame changed in place``."""
 
     def __init__(self, size: int, config: CompositeConfig = CompositeConfig(), *,
-                 mark: Callable[[np.ndarray], np.ndarray] | None = None) -> None:  # fmt: skip
+                 mark: Callable[..., None] | None = None) -> None:  # fmt: skip
         self.config = config
         self.size = size
-        self.mark = mark  # marks the recoloured crop in place (swapcam.core.watermark.WatermarkEmbedder)
+        self.mark = mark  # marks the swapped face in the frame, after the blend (swapcam.core.watermark)
         self._color = ColorTransfer(config.color)
         self._blend = Blender(config.blend)
         self._mask = np.empty((size, size), np.uint8)
@@ -88,11 +88,12 @@ class FaceCompositor:
             self._mouth(recoloured, aligned.image, aligned.landmarks, aligned.track_id)
         if self._sharpen is not None:
             self._sharpen(recoloured, mask)
-        if self.mark is not None:  # the invisible watermark, in the aligned crop so that it follows the face
-            self.mark(recoloured)
         placement = self.config.placement
         matrix = aligned.matrix if placement.identity else placed_matrix(aligned.matrix, self.size, placement)
-        return self._blend(frame, recoloured, mask, matrix)
+        roi = self._blend(frame, recoloured, mask, matrix)
+        if self.mark is not None and not roi.empty:  # the invisible watermark, on the pasted face at frame resolution
+            self.mark(frame, matrix, self._blend.alpha(roi), (roi.x0, roi.y0))
+        return roi
 
 
 class FacePaster:

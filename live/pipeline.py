@@ -31,7 +31,7 @@ class PipelineConfig:
 
 class ModelStage:
     """The model's half of the pipeline: the swapper (align, infer, composite around ``engine``) and the coverage
-    watch. Building one runs the engine once and warps the watermark (tens of ms); it holds no thread and closes
+    watch. Building one runs the engine once and builds the watermark (tens of ms); it holds no thread and closes
     nothing (the engine is its maker's)."""
 
     def __init__(self, engine: Engine, swap: SwapConfig, telemetry: Telemetry) -> None:

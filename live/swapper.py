@@ -63,7 +63,7 @@ class FaceSwapper:
             self._tensor = np.empty((n, 3, r, r), np.float32)  # the engine's input
         self.config = config
         mark = None
-        if config.watermark:  # the model's mark, warped into its crop once (swapcam.core.watermark)
+        if config.watermark:  # the model's mark, drawn on each pasted face in the frame (swapcam.core.watermark)
             mark = WatermarkEmbedder(self.spec, model_id(self.engine.info.to_metadata()))
         self._compositor = FaceCompositor(r, config.composite, mark=mark)
 

@@ -1,9 +1,10 @@
 """Reading swapcam's watermark back from a video or an image (``swapcam verify``).
 
 Faces are found and tracked with the landmarker (video mode), each face's mark block is aligned onto the template
-and its whitened DCT band summed over the frames of its track; a track is read once at the end
-(``swapcam.core.watermark.read_mark``). A clip is "marked" when any face track's marker statistic passes
-``Z_THRESHOLD``. No model is needed, and nothing here imports torch.
+and summed over the frames of its track; a track is read once at the end (``swapcam.core.watermark.read_block``:
+the sum as found, and a small grid of shifts and scales around it, since a swapped face's landmarks sit a few
+pixels from those the mark was drawn with). A clip is "marked" when any face track's marker statistic passes
+``Z_THRESHOLD`` as found or ``Z_SEARCH`` on the grid. No model is needed, and nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.media_io import IMAGE_SUFFIXES, load_image, read_video
 from swapcam.core.messages import Frame
-from swapcam.core.watermark import Z_THRESHOLD, Reading, face_coefficients, read_mark
+from swapcam.core.watermark import Z_SEARCH, Z_THRESHOLD, Reading, face_block, read_block
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,15 @@ class Verdict:
 
     def as_dict(self) -> dict:
         return {
-            "path": self.path, "marked": self.marked, "threshold_z": Z_THRESHOLD,
+            "path": self.path, "marked": self.marked, "threshold_z": Z_THRESHOLD, "threshold_z_search": Z_SEARCH,
             "z": round(self.best.reading.z, 3) if self.best else None,
             "model_id": None if self.model_id is None else f"{self.model_id:04x}",
             "frames": self.frames, "frames_with_face": self.frames_with_face,
             "faces": [{"track": t.track, "frames": [t.first_frame, t.last_frame], "blocks": t.reading.faces,
                        "z": round(t.reading.z, 3), "marked": t.reading.marked,
                        "model_id": None if t.reading.model_id is None else f"{t.reading.model_id:04x}",
-                       "marker_bit_errors": t.reading.bit_errors} for t in self.tracks],
+                       "marker_bit_errors": t.reading.bit_errors,
+                       "offset": None if t.reading.offset is None else list(t.reading.offset)} for t in self.tracks],
         }  # fmt: skip
 
 
@@ -77,21 +79,21 @@ class _Accumulator:
         self.counts: dict[int, int] = {}
         self.span: dict[int, list[int]] = {}
 
-    def add(self, track: int, frame_id: int, x: np.ndarray) -> None:
+    def add(self, track: int, frame_id: int, block: np.ndarray) -> None:
         if track in self.sums:
-            self.sums[track] += x
+            self.sums[track] += block
             self.counts[track] += 1
             self.span[track][1] = frame_id
         else:
             self.sums[track], self.counts[track], self.span[track] = (
-                x.copy(),
+                block.astype(np.float64),
                 1,
                 [frame_id, frame_id],
             )
 
     def readings(self, min_faces: int) -> tuple[TrackReading, ...]:
         return tuple(
-            TrackReading(t, *self.span[t], read_mark(self.sums[t], self.counts[t]))
+            TrackReading(t, *self.span[t], read_block(self.sums[t].astype(np.float32), self.counts[t]))
             for t in sorted(self.sums)
             if self.counts[t] >= min_faces
         )
@@ -110,7 +112,7 @@ def verify_frames(frames, path: str, config: VerifyConfig = VerifyConfig(), *, v
                 acc.add(
                     face.track_id,
                     frame.frame_id,
-                    face_coefficients(frame.image, face.landmarks),
+                    face_block(frame.image, face.landmarks),
                 )
     return Verdict(path, n, with_face, acc.readings(config.min_faces))
 

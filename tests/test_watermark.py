@@ -3,9 +3,9 @@ read back by ``swapcam verify`` after x264 at crf 28, a 10 % border crop and bri
 footage and from output made with ``provenance=False``; one-line errors.
 
 The marked clip is swapped by the real pipeline with a pass-through 128 px "model" (it returns the face it is
-given): the test-only ``tiny`` model renders at 64 px, too coarse to carry the mark's band (its swaps read at
-z ~ 2, under the threshold; see the README). Figures over all the footage, and the 640x360 downscale the mark
-does not survive, are in benchmarks/bench_watermark.py."""
+given), so that the figures are the mark's and not a model's looks; the mark is drawn in the frame after the
+blend, at the frame's resolution, whatever the model's. Figures over all the footage, and the 640x360 downscale
+that the mark survives only on some clips, are in benchmarks/bench_watermark.py."""
 
 from __future__ import annotations
 
@@ -101,19 +101,38 @@ def marked(source_720p, tmp_path_factory):
     return _encode(frames, out, 18), wm.model_id(engine.info.to_metadata())
 
 
-def test_the_mark_changes_luma_only_inside_the_face_block_and_is_faint(astronaut, detect):
+def test_the_mark_changes_luma_only_on_the_face_is_faint_and_reads_from_one_frame(astronaut, detect):
     spec = AlignSpec(size=128)
-    crop = align_face(astronaut, detect(astronaut)[0], spec).image
-    marked = wm.WatermarkEmbedder(spec, 0xBEEF)(crop.copy())
-    diff = marked.astype(np.int16) - crop
-    changed = np.any(diff != 0, axis=2)
-    unsaturated = (crop > 10).all(axis=2) & (crop < 245).all(axis=2)
+    face = detect(astronaut)[0]
+    matrix = align_face(astronaut, face, spec).matrix  # frame -> crop, as the blend pastes the swapped face
+    frame = astronaut.copy()
+    wm.WatermarkEmbedder(spec, 0xBEEF)(frame, matrix)
+    diff = frame.astype(np.int16) - astronaut
+    unsaturated = (astronaut > 10).all(axis=2) & (astronaut < 245).all(axis=2)
     assert np.array_equal(diff[..., 0][unsaturated], diff[..., 1][unsaturated])  # R, G, B move together: luma
-    ys, xs = np.nonzero(changed)
-    block = spec.face_width * wm.MARK_SPEC.coverage  # the mark block's side in the crop
-    assert xs.max() - xs.min() < block and ys.max() - ys.min() < block
-    mse = float(np.mean(diff.astype(np.float64) ** 2))  # over the whole crop, about twice the face's area
-    assert 10 * np.log10(255**2 / mse) > 40
+    ys, xs = np.nonzero(np.any(diff != 0, axis=2))
+    x0, y0, x1, y1 = face.box
+    assert xs.min() >= x0 and xs.max() <= x1 and ys.min() >= y0 and ys.max() <= y1  # the inner face only
+    box = diff[int(y0) : int(y1), int(x0) : int(x1)].astype(np.float64)
+    assert 10 * np.log10(255**2 / np.mean(box**2)) > 40
+    # one still frame of a 90 px face: the mark lifts z by about 3 (3.9 against 0.7); a clip sums its frames
+    marked = wm.read_mark(wm.face_coefficients(frame, face.landmarks)).z
+    assert marked > wm.read_mark(wm.face_coefficients(astronaut, face.landmarks)).z + 2.5
+
+
+def test_the_mark_stays_inside_the_blend_alpha(astronaut, detect):
+    """Weighted by the blend's alpha: nothing outside the pasted rectangle, nothing where alpha is 0."""
+    spec = AlignSpec(size=128)
+    face = detect(astronaut)[0]
+    matrix = align_face(astronaut, face, spec).matrix
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
+    alpha[:, : (x1 - x0) // 2] = 1.0  # only the left half of the face was pasted
+    frame = astronaut.copy()
+    wm.WatermarkEmbedder(spec, 0xBEEF)(frame, matrix, alpha, (x0, y0))
+    changed = np.any(frame != astronaut, axis=2)
+    xs = np.nonzero(changed)[1]
+    assert changed.any() and xs.max() < x0 + (x1 - x0) // 2
 
 
 def test_the_payload_reads_back_with_its_model_id_and_mirrored():
@@ -138,6 +157,29 @@ def test_verify_reads_the_mark_of_a_swapped_clip(marked, capsys):
     assert cli(["verify", "--json", str(path)]) == 0  # the command itself: exit 0, one JSON object
     data = json.loads(capsys.readouterr().out)
     assert data["marked"] and data["faces"] and data["faces"][0]["z"] > wm.Z_THRESHOLD
+
+
+def test_verify_finds_a_mark_drawn_a_few_pixels_off(marked):
+    """A real swap draws the new face a few pixels from where the input's landmarks put the mark, and verify sees
+    the new face's landmarks: the same marked clip read with every landmark moved 6 px right and 2 px up (about
+    3 and 1 block px, what the `fast` model does on webcam_720p) loses the mark as found, and the search over
+    small shifts and scales gets it back."""
+    from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
+    from swapcam.core.messages import largest_face
+
+    total = None
+    with FaceLandmarker(LandmarkerConfig(video=True, max_faces=1)) as lm:
+        for i, image in enumerate(_frames(marked[0], 10_000)):
+            faces = lm(Frame(image, i, i / 30))
+            if faces:
+                block = wm.face_block(image, largest_face(faces).landmarks + np.float32([6.0, -2.0]))
+                total = block.astype(np.float64) if total is None else total + block
+    total = total.astype(np.float32)
+    assert wm.read_mark(wm.block_coefficients(total)).z < wm.Z_THRESHOLD  # as found: lost
+    reading = wm.read_block(total)
+    assert reading.marked and reading.z > wm.Z_SEARCH and reading.offset is not None
+    scale, dx, dy = reading.offset
+    assert dx < 0 and dy > 0  # found where the mark is: back left and down from the moved block
 
 
 ATTACKS = {
