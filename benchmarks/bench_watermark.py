@@ -208,6 +208,13 @@ def cost(results: dict) -> None:
         wm.read_mark(x)
         ts.append(time.perf_counter() - t0)
     out["read_ms_per_track"] = round(float(np.median(ts)) * 1e3, 3)  # once per face track at the end
+    block = wm.face_block(frame.image, face.landmarks)
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        wm.search_z(block)
+        ts.append(time.perf_counter() - t0)
+    out["search_ms_per_track"] = round(float(np.median(ts)) * 1e3, 1)  # when a track does not read as found
     results["cost"] = out
     print("cost", out, flush=True)
 

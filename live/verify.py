@@ -2,7 +2,7 @@
 
 Faces are found and tracked with the landmarker (video mode), each face's mark block is aligned onto the template
 and summed over the frames of its track; a track is read once at the end (``swapcam.core.watermark.read_block``:
-the sum as found, and a small grid of shifts and scales around it, since a swapped face's landmarks sit a few
+the sum as found, and a small grid of shifts around it, since a swapped face's landmarks sit a few
 pixels from those the mark was drawn with). A clip is "marked" when any face track's marker statistic passes
 ``Z_THRESHOLD`` as found or ``Z_SEARCH`` on the grid. No model is needed, and nothing here imports torch.
 """

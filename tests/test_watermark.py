@@ -101,7 +101,7 @@ def marked(source_720p, tmp_path_factory):
     return _encode(frames, out, 18), wm.model_id(engine.info.to_metadata())
 
 
-def test_the_mark_changes_luma_only_on_the_face_is_faint_and_reads_from_one_frame(astronaut, detect):
+def test_the_mark_changes_luma_only_on_the_face_is_faint_and_lifts_z_in_one_frame(astronaut, detect):
     spec = AlignSpec(size=128)
     face = detect(astronaut)[0]
     matrix = align_face(astronaut, face, spec).matrix  # frame -> crop, as the blend pastes the swapped face
@@ -163,7 +163,7 @@ def test_verify_finds_a_mark_drawn_a_few_pixels_off(marked):
     """A real swap draws the new face a few pixels from where the input's landmarks put the mark, and verify sees
     the new face's landmarks: the same marked clip read with every landmark moved 6 px right and 2 px up (about
     3 and 1 block px, what the `fast` model does on webcam_720p) loses the mark as found, and the search over
-    small shifts and scales gets it back."""
+    small shifts gets it back."""
     from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
     from swapcam.core.messages import largest_face
 
@@ -180,6 +180,11 @@ def test_verify_finds_a_mark_drawn_a_few_pixels_off(marked):
     assert reading.marked and reading.z > wm.Z_SEARCH and reading.offset is not None
     scale, dx, dy = reading.offset
     assert dx < 0 and dy > 0  # found where the mark is: back left and down from the moved block
+    from swapcam.live.cli_verify import _line
+    from swapcam.live.verify import TrackReading, Verdict
+
+    line = _line(Verdict("moved.mp4", 60, 60, (TrackReading(0, 0, 59, reading),)))
+    assert "MARKED" in line and "block px off by the search" in line and "\n" not in line
 
 
 ATTACKS = {
