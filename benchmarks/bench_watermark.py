@@ -329,7 +329,7 @@ def decoy_directions(n: int) -> np.ndarray:
 def _search_decoys(block: np.ndarray, u: np.ndarray) -> np.ndarray:
     """(K,) for the (N, K) other keys' marker directions ``u``: each key's best reading over the search grid (as-is
     and mirrored), the statistic verify's search would give if ``u`` were swapcam's key."""
-    xs = np.stack([wm.block_coefficients(wm.shifted_block(block, *g)) for g in wm._search_grid()])
+    xs = wm.search_coefficients(block)
     best = np.full(u.shape[1], -np.inf)
     for m in (xs, xs * wm._mirror_signs()):
         rms = np.sqrt(np.mean((m @ wm.decoys()) ** 2, axis=1))[:, None]
@@ -392,7 +392,7 @@ def false_positives(args, results: dict) -> None:
         "threshold_z": t,
         "threshold_z_search": ts,
         "analytic_rate": float(math.erfc(t / math.sqrt(2))),  # two-sided: as-is or mirrored
-        "analytic_rate_search_union_bound": float(wm.search_size() * math.erfc(ts / math.sqrt(2))),
+        "analytic_rate_search_union_bound": float(len(wm.SEARCH_GRID) * math.erfc(ts / math.sqrt(2))),
         "faces_per_source": counts,
         "per_face_frame": {"faces": len(z), "false_positives": int(np.sum((z > t) | (zs > ts))),
                            "z_max": round(float(z.max()), 2), "z_mean": round(float(z.mean()), 3),
@@ -452,7 +452,7 @@ def main() -> None:
             "marker_share": wm.MARKER_SHARE,
             "threshold_z": wm.Z_THRESHOLD,
             "threshold_z_search": wm.Z_SEARCH,
-            "search_grid": {"shifts_block_px": list(wm.SEARCH_SHIFTS), "scales": list(wm.SEARCH_SCALES)},
+            "search_grid": {"shifts_block_px": list(wm.SEARCH_SHIFTS)},
         }
     }
     if "cost" not in args.skip:

@@ -39,7 +39,7 @@ def _line(v) -> str:
     if v.marked:
         model = f"model id {v.model_id:04x}" if v.model_id is not None else "model id not readable"
         if best.reading.offset is not None:  # the search's null is measured, not normal (swapcam.core.watermark)
-            _, dx, dy = best.reading.offset
+            dx, dy = best.reading.offset
             how = f"found {dx:+.0f},{dy:+.0f} block px off by the search, threshold {Z_SEARCH}"
         else:
             how = f"threshold {Z_THRESHOLD}, false-alarm chance {false_alarm:.0e}"

@@ -178,7 +178,7 @@ def test_verify_finds_a_mark_drawn_a_few_pixels_off(marked):
     assert wm.read_mark(wm.block_coefficients(total)).z < wm.Z_THRESHOLD  # as found: lost
     reading = wm.read_block(total)
     assert reading.marked and reading.z > wm.Z_SEARCH and reading.offset is not None
-    scale, dx, dy = reading.offset
+    dx, dy = reading.offset
     assert dx < 0 and dy > 0  # found where the mark is: back left and down from the moved block
     from swapcam.live.cli_verify import _line
     from swapcam.live.verify import TrackReading, Verdict

@@ -307,8 +307,7 @@ class WatermarkEmbedder:
 
     def __init__(self, spec: AlignSpec, mid: int, *, strength: float | None = None) -> None:
         self.spec, self.model_id, self.strength = spec, mid, strength
-        c2b = cv2.invertAffineTransform(block_to_crop(spec))  # crop -> block
-        self._c2b = c2b
+        self._c2b = cv2.invertAffineTransform(block_to_crop(spec))  # crop -> block
         ys, xs = np.nonzero(codebook().amplitude > 0)  # where the mark can be non-zero, in the block
         self._support = np.array(
             [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]],
@@ -323,8 +322,8 @@ class WatermarkEmbedder:
         self._one = np.empty((0, 0), np.float32)
         self._three = np.empty((0, 0, 3), np.float32)
 
-    def _mark(self, scale: float) -> np.ndarray:
-        top = frame_max_radius(scale)
+    def _mark(self, top: float) -> np.ndarray:
+        """The mark for a face whose pixels hold the band up to radius ``top``."""
         return self._marks[None if top >= BAND[1] else float(4 * math.floor(top / 4))]
 
     def frame_to_block(self, matrix: np.ndarray) -> np.ndarray:
@@ -339,8 +338,8 @@ class WatermarkEmbedder:
         blend's); alpha: optional (h, w) float32 blend weights of the pasted rectangle whose top-left frame pixel
         is ``origin``: the mark is weighted by it and kept inside it."""
         m = self.frame_to_block(matrix)
-        scale = math.sqrt(abs(float(np.linalg.det(m[:, :2]))))  # block px per frame px
-        if frame_max_radius(scale) < BAND[0] + 4:  # the face is too small to hold the band
+        top = frame_max_radius(math.sqrt(abs(float(np.linalg.det(m[:, :2])))))  # from block px per frame px
+        if top < BAND[0] + 4:  # the face is too small to hold the band
             return
         pts = cv2.transform(self._support[None], cv2.invertAffineTransform(m))[0]
         h, w = frame.shape[:2]
@@ -361,7 +360,7 @@ class WatermarkEmbedder:
         shifted = m.copy()
         shifted[:, 2] += m[:, :2] @ (x0, y0)
         # frame pixel (u + x0, v + y0) samples the block at m @ (u + x0, v + y0, 1); cubic keeps the band's top
-        cv2.warpAffine(self._mark(scale), shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        cv2.warpAffine(self._mark(top), shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         if alpha is not None:
             ax, ay = origin
@@ -426,7 +425,7 @@ class Reading:
     id_z: float  # mean |z| of the id and CRC bits (about 0.8 when they are noise)
     bit_errors: int  # marker bits read wrongly (0..16)
     faces: int  # how many face blocks were summed
-    offset: tuple[float, float, float] | None = None  # (scale, dx, dy) in block px when found by the search
+    offset: tuple[float, float] | None = None  # (dx, dy) in block px when found by the search
 
 
 @lru_cache(maxsize=1)
@@ -458,6 +457,12 @@ def decoys() -> np.ndarray:
     return out * (norms / np.linalg.norm(out, axis=0))
 
 
+@lru_cache(maxsize=1)
+def _marker() -> np.ndarray:
+    """(N,) the marker direction as the detector sees it."""
+    return (payload_signs(0)[:MARKER_BITS] * bit_amplitudes()[:MARKER_BITS]) @ codebook().refs[:MARKER_BITS]
+
+
 def _decoy_rms(x: np.ndarray) -> float:
     """RMS correlation of ``x`` with the decoy directions: the scale of the marker statistic for this input."""
     return math.sqrt(float(np.mean((decoys().T @ x) ** 2)))
@@ -466,9 +471,7 @@ def _decoy_rms(x: np.ndarray) -> float:
 def marker_z(xs: np.ndarray) -> np.ndarray:
     """(F,) the marker statistic of each row of the (F, N) ``xs`` (the larger of as-is and mirrored), as
     ``read_mark`` computes it, in a few matrix products: for measuring false positives over many faces."""
-    cb = codebook()
-    amp = bit_amplitudes()
-    marker = (payload_signs(0)[:MARKER_BITS] * amp[:MARKER_BITS]) @ cb.refs[:MARKER_BITS]
+    marker = _marker()
     out = np.full(len(xs), -np.inf)
     for m in (xs, xs * _mirror_signs()):
         rms = np.sqrt(np.mean((m @ decoys()) ** 2, axis=1))
@@ -489,10 +492,8 @@ def _bit_solver() -> tuple[np.ndarray, np.ndarray]:
 
 def read_mark(x: np.ndarray, faces: int = 1) -> Reading:
     """Reads the (N,) whitened band ``x`` (one face, or the sum of a clip's faces)."""
-    cb = codebook()
     signs = payload_signs(0)[:MARKER_BITS]
-    amp = bit_amplitudes()
-    marker = (signs * amp[:MARKER_BITS]) @ cb.refs[:MARKER_BITS]  # the marker direction as the detector sees it
+    marker = _marker()
     best = None
     for candidate in (
         x,
@@ -529,36 +530,27 @@ def read_mark(x: np.ndarray, faces: int = 1) -> Reading:
 # 243 readings, put 9 faces above 5.0, highest 5.78; this grid none, highest 4.63). ``Z_SEARCH`` is set above what
 # unmarked faces reach, with a margin; the rates are in benchmarks/results/watermark.json.
 SEARCH_SHIFTS = tuple(float(d) for d in range(-3, 4))  # block px
-SEARCH_SCALES = (1.0,)
+SEARCH_GRID = tuple((dx, dy) for dx in SEARCH_SHIFTS for dy in SEARCH_SHIFTS)  # 49 shifts
 Z_SEARCH = 5.5
 
 
-@lru_cache(maxsize=1)
-def _search_grid() -> tuple[tuple[float, float, float], ...]:
-    return tuple((s, dx, dy) for s in SEARCH_SCALES for dx in SEARCH_SHIFTS for dy in SEARCH_SHIFTS)
-
-
-def search_size() -> int:
-    """How many shifts and scales the search reads."""
-    return len(_search_grid())
-
-
-def shifted_block(block: np.ndarray, scale: float, dx: float, dy: float) -> np.ndarray:
-    """The (B, B) block resampled so that the mark drawn ``dx, dy`` block px away and ``scale`` larger (about the
-    block's centre) comes back to its place."""
-    c = (MARK_SPEC.size - 1) / 2.0
-    m = np.array([[scale, 0.0, (1 - scale) * c + dx], [0.0, scale, (1 - scale) * c + dy]])
+def shifted_block(block: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """The (B, B) block resampled so that a mark drawn ``dx, dy`` block px away comes back to its place."""
+    m = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
     return cv2.warpAffine(block, m, block.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
 
 
-def search_z(block: np.ndarray) -> tuple[float, tuple[float, float, float]]:
+def search_coefficients(block: np.ndarray) -> np.ndarray:
+    """(len(SEARCH_GRID), N): the whitened band of a (B, B) block sum at every shift of the search."""
+    return np.stack([block_coefficients(shifted_block(block, *g)) for g in SEARCH_GRID])
+
+
+def search_z(block: np.ndarray) -> tuple[float, tuple[float, float]]:
     """The highest marker statistic over the search grid (as-is and mirrored) of a (B, B) block sum, and where."""
-    grid = _search_grid()
-    xs = np.stack([block_coefficients(shifted_block(block, *g)) for g in grid])
-    z = marker_z(xs)
+    z = marker_z(search_coefficients(block))
     i = int(np.argmax(z))
-    return float(z[i]), grid[i]
+    return float(z[i]), SEARCH_GRID[i]
 
 
 def read_block(block: np.ndarray, faces: int = 1) -> Reading:
