@@ -120,6 +120,29 @@ def test_the_mark_changes_luma_only_on_the_face_is_faint_and_lifts_z_in_one_fram
     assert marked > wm.read_mark(wm.face_coefficients(astronaut, face.landmarks)).z + 2.5
 
 
+def test_the_mark_is_faintest_on_smooth_skin(astronaut, detect):
+    """Perceptual masking: on the cheeks, where a pattern would show first, the mark is about ``STRENGTH`` levels RMS;
+    around the eyes, where faces are busy anyway, several times that (1.0 and 3.2 on the astronaut)."""
+    spec = AlignSpec(size=128)
+    face = detect(astronaut)[0]
+    frame = astronaut.copy()
+    wm.WatermarkEmbedder(spec, 0xBEEF)(frame, align_face(astronaut, face, spec).matrix)
+    diff = (frame.astype(np.float64) - astronaut)[..., 1]
+    r = 0.06 * (face.box[2] - face.box[0])  # discs of 6 % of the face's width (5.5 px here)
+
+    def rms_near(points: list[int]) -> float:
+        yy, xx = np.mgrid[: diff.shape[0], : diff.shape[1]]
+        near = np.zeros(diff.shape, bool)
+        for x, y in face.landmarks[points]:
+            near |= np.hypot(xx - x, yy - y) < r
+        return float(np.sqrt(np.mean(diff[near] ** 2)))
+
+    cheeks = rms_near([101, 330, 36, 266])  # the cheeks beside the nose (the mark's ellipse ends before the outer ones)
+    eyes = rms_near([159, 145, 386, 374])  # upper and lower eyelids
+    assert 0.5 < cheeks < 1.5 * wm.STRENGTH, cheeks
+    assert eyes > 2 * cheeks, (eyes, cheeks)
+
+
 def test_the_mark_stays_inside_the_blend_alpha(astronaut, detect):
     """Weighted by the blend's alpha: nothing outside the pasted rectangle, nothing where alpha is 0."""
     spec = AlignSpec(size=128)
