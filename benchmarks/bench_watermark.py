@@ -177,7 +177,7 @@ def windows(blocks, *, seconds: float = WINDOW_S, min_face_share: float = 0.0):
         for _, x in faces[:1]:
             acc = x.astype(np.float64) if acc is None else acc + x
             n += 1
-    if (blocks[-1][0] - start) >= seconds * 0.9:
+    if blocks and (blocks[-1][0] - start) >= seconds * 0.9:
         close()
     return res
 

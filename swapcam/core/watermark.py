@@ -98,8 +98,8 @@ Not kept on the same day: weighting the detector by the block's own local varian
 the average face's activity), and by its own spectrum too: after the downscale, webcam_720p fell from z 2.5-3.4 to
 1.3-2.5, person_a and person_b moved by -1.0 to +1.3. With the embedder's own matrices in place of verify's landmarks
 (an oracle alignment), z after the downscale was -0.8 to +1.3 (mean +0.2) from verify's, so alignment is not what
-limits it: x264 at 360p keeps 56 % of the band's bottom decade
-(radius 20-30) and 10-28 % of the rest on webcam_720p, and 6-13 % on the stage clip's 82 px faces.
+limits it: x264 at 360p keeps 56 % of the mark at the bottom of the band (radius 20-30) and 10-28 % of the rest on
+webcam_720p, and 6-13 % on the stage clip's 82 px faces.
 """
 
 from __future__ import annotations
