@@ -120,27 +120,24 @@ def test_the_mark_changes_luma_only_on_the_face_is_faint_and_lifts_z_in_one_fram
     assert marked > wm.read_mark(wm.face_coefficients(astronaut, face.landmarks)).z + 2.5
 
 
-def test_the_mark_is_faintest_on_smooth_skin(astronaut, detect):
-    """Perceptual masking: on the cheeks, where a pattern would show first, the mark is about ``STRENGTH`` levels RMS;
-    around the eyes, where faces are busy anyway, several times that (1.0 and 3.2 on the astronaut)."""
+def test_the_mark_is_faint_on_smooth_skin_and_stronger_where_the_face_has_detail(astronaut, detect):
+    """Texture masking, measured on the face at hand: the same face with its detail blurred away gets a mark of about
+    ``STRENGTH`` levels RMS (where a pattern would show); the face as it is (a grainy photo, with eyes and brows) gets
+    a stronger one (1.4 and 3.3 levels here)."""
     spec = AlignSpec(size=128)
     face = detect(astronaut)[0]
-    frame = astronaut.copy()
-    wm.WatermarkEmbedder(spec, 0xBEEF)(frame, align_face(astronaut, face, spec).matrix)
-    diff = (frame.astype(np.float64) - astronaut)[..., 1]
-    r = 0.06 * (face.box[2] - face.box[0])  # discs of 6 % of the face's width (5.5 px here)
-
-    def rms_near(points: list[int]) -> float:
-        yy, xx = np.mgrid[: diff.shape[0], : diff.shape[1]]
-        near = np.zeros(diff.shape, bool)
-        for x, y in face.landmarks[points]:
-            near |= np.hypot(xx - x, yy - y) < r
-        return float(np.sqrt(np.mean(diff[near] ** 2)))
-
-    cheeks = rms_near([101, 330, 36, 266])  # the cheeks beside the nose (the mark's ellipse ends before the outer ones)
-    eyes = rms_near([159, 145, 386, 374])  # upper and lower eyelids
-    assert 0.5 < cheeks < 1.5 * wm.STRENGTH, cheeks
-    assert eyes > 2 * cheeks, (eyes, cheeks)
+    matrix = align_face(astronaut, face, spec).matrix
+    smooth = cv2.GaussianBlur(astronaut, (0, 0), 3.0)
+    rms = []
+    for image in (smooth, astronaut):
+        frame = image.copy()
+        wm.WatermarkEmbedder(spec, 0xBEEF)(frame, matrix)
+        diff = (frame.astype(np.float64) - image)[..., 1]
+        changed = diff != 0
+        assert changed.sum() > 2000
+        rms.append(float(np.sqrt(np.mean(diff[changed] ** 2))))
+    assert 0.5 < rms[0] < 1.6 * wm.STRENGTH, rms  # over the changed pixels: the small offsets round to 0
+    assert rms[1] > 1.5 * rms[0], rms
 
 
 def test_the_mark_stays_inside_the_blend_alpha(astronaut, detect):

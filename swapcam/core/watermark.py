@@ -16,10 +16,11 @@ The payload (40 bits): a fixed 16-bit "synthetic" marker, a 16-bit model id (a h
 coefficients of the band (9 to 28 cycles per face width) **in odd columns only**, so that every pattern is
 antisymmetric left-right: faces are nearly symmetric, so their own content, the noise the detector has to beat,
 is far smaller there. The 40 vectors are pseudo-random from the public ``KEY`` and orthonormal. The mark is
-``sum_i a_i s_i v_i`` (s_i = +-1; the marker bits carry ``MARKER_SHARE`` of the energy), inverse-DCT'd and shaped by
-``envelope x activity^AMP_GAMMA``: stronger in eyes, brows, nostrils and lips, where faces vary anyway, weaker on
-smooth cheeks, where it would show (perceptual masking). A model's payload is fixed, so its mark is one fixed
-image, built once per model (and once per smaller face size, band-limited to what the face's pixels hold).
+``sum_i a_i s_i v_i`` (s_i = +-1; the marker bits carry ``MARKER_SHARE`` of the energy), inverse-DCT'd and limited
+to the ``envelope``. A model's payload is fixed, so this is one fixed image, built once per model (and once per
+smaller face size, band-limited to what the face's pixels hold). Per frame it is then shaped by texture masking
+(``WatermarkEmbedder._masking``): ``STRENGTH`` levels RMS where the swapped face is smooth, where a pattern would
+show, and up to 3.9x that where this face has detail of its own (eyes, brows, lips, glasses' rims), which hides it.
 
 Detection (Cox et al. 1997, spread spectrum; the weighting is the matched filter for a host of known variance).
 The block's luma is high-passed, weighted per pixel by ``envelope / activity`` and per frequency by
@@ -87,13 +88,21 @@ read by the difference of the halves (the still face cancels): z 17 instead of 9
 28 and 1.6-2.4 after the downscale on webcam_720p (x264's P-frames code the flip only in part), and searching the
 flip's phase lifts unmarked faces to z 2.8.
 
-What changed on 2026-12-06: the mark's energy moved from smooth skin to the busy parts of the face (``AMP_GAMMA``
-0.5 -> 1.25, with ``STRENGTH`` now the RMS on smooth skin, lowered from about 1.2 to 1.0 levels there; eyes, brows
-and lips get 3-4x that). Measured first on the first 6 s of four clips (2026-12-06): the z after 640x360 + crf 28
-went from 2.5-3.4 to 6.1-6.5 on webcam_720p and from 4.8-6.4 to 7.3-8.8 on person_a, at a face-region PSNR of 45.5
-dB instead of 49 (a 100 % side-by-side of webcam_720p looks no more speckled on the cheeks than before; the stronger
-mark around the eyes is hidden by their own detail). Halfway (``AMP_GAMMA`` 1.0, the cheeks as before) gave 5.2-6.3
-on webcam_720p. With the whole benchmark (10 s, six clips): downscale 54 % -> 78 % of windows, crf 28 91 % -> 96 %.
+What changed on 2026-12-06: the mark's energy moved from smooth skin to the busy parts of the face, by texture
+masking measured on the face itself each frame (``STRENGTH`` is now the RMS on smooth skin, 1.0 levels, was about
+1.2 there). Until then the shape was fixed, ``envelope x activity^0.5`` with ``_ACTIVITY`` from the average face.
+First 6 s of four clips, z after 640x360 + crf 28 (2026-12-06; x264's choices make a window's z vary by up to 3):
+the 2026-11-28 mark: webcam_720p 2.5-3.4, person_a 4.8-6.4. The average face's map to the power 1.25 (cheeks at 1.0,
+eyes 4x): 6.1-6.5 and 7.3-8.8, but on person_c_glasses, whose eyes are blurred, it showed as dark blotches under the
+eyes at 100 %. Masking on the face's own detail, (detail / 4 levels)^p clipped to [1, cap]: p 1.25, cap 4.5 read
+11-12.5 on person_a but showed as noise beside its eyeliner (edges are not texture: they hide less than their
+variance says); p 1, cap 3 and cap 2.5: webcam_720p 1.8-4.0 and 2.3-3.6 (a smooth face gets little); **p 1.25, cap
+3 (kept)**: webcam_720p 4.6-6.0, person_a 8.7-10.7, person_b 4.7-9.2, person_c_glasses 7.5-9.1, face-region PSNR
+44-46 dB, and at 100 % a faint speckle under person_c_glasses' and person_a's eyes, less than with the fixed map.
+The whole benchmark (10 s of six clips, benchmarks/results/watermark.json): after the downscale 54 % -> 74 % of the
+windows (the fixed map: 78 %), after crf 28 91 % -> 96 %; with the demo's real model 9 of 9 (the fixed map: 6 of 9).
+Tilting the band's energy towards its bottom (amplitude ~ radius^-0.5 or ^-1, which x264 at 360p keeps better) did
+not help: webcam_720p 4.4-5.7 and 3.1-4.0 against 6.1-6.5.
 Not kept on the same day: weighting the detector by the block's own local variance (adaptive whitening, instead of
 the average face's activity), and by its own spectrum too: after the downscale, webcam_720p fell from z 2.5-3.4 to
 1.3-2.5, person_a and person_b moved by -1.0 to +1.3. With the embedder's own matrices in place of verify's landmarks
@@ -131,12 +140,18 @@ HOST_SLOPE = 1.3  # face content's DCT spread falls like radius^-1.3 (sample cli
 Z_THRESHOLD = 4.0  # marked when the marker's z exceeds this: two-sided normal tail 6.3e-5
 DECOYS = 128  # other keys whose correlations give the statistic's scale on each input
 ID_BIT_Z = 2.0  # the id is reported when its CRC checks out and its bits' mean |z| is at least this (noise: 0.8)
-AMP_GAMMA = 1.25  # the mark's local amplitude follows activity^AMP_GAMMA: less on smooth cheeks, where it would show
+# Texture masking on the face itself: the mark's local amplitude is STRENGTH x (detail / MASK_REF)^MASK_P, the detail
+# clipped to [MASK_REF, MASK_CAP x MASK_REF], where detail is the swapped face's own local high-pass RMS in the block,
+# measured per frame: strong only where this face is busy (eyes, brows, lips; up to 3^1.25 = 3.9x), never stronger
+# than STRENGTH where it is smooth
+MASK_REF = 4.0  # luma levels: the local high-pass RMS of smooth skin in the block (cheeks of the sample faces: 3.3-4.5)
+MASK_P = 1.25
+MASK_CAP = 3.0
 
 # How much a face varies inside the band, over the mark block: the RMS of the band-passed luma of 302 faces (every
 # 8th frame of five sample clips, mirrored to be symmetric), relative to its median. Eyes, brows, nostrils and
-# the mouth vary most. The mark hides in them (perceptual masking); the detector trusts them least (it weights
-# by 1 / activity^2, the inverse variance).
+# the mouth vary most. The detector trusts them least (it weights by 1 / activity^2, the inverse variance), and
+# its model of the mark's shape is the masking this average face would get.
 # fmt: off
 _ACTIVITY = np.array([
     [2.98, 1.63, 1.58, 1.84, 1.72, 1.26, 0.81, 0.66, 0.66, 0.81, 1.26, 1.72, 1.84, 1.58, 1.63, 2.98],
@@ -165,7 +180,7 @@ class Codebook:
 
     index: tuple[np.ndarray, np.ndarray]  # the band's (rows, cols) in the block's DCT, N each
     basis: np.ndarray  # (N_BITS, N) float64, orthonormal rows: each bit's coefficients
-    amplitude: np.ndarray  # (B, B) float32: the mark's local amplitude (envelope x activity^AMP_GAMMA)
+    amplitude: np.ndarray  # (B, B) float32: the mark's amplitude on the average face (envelope x masking)
     detect: np.ndarray  # (B, B) float32: the detector's weight per pixel (envelope / activity)
     weights: np.ndarray  # (N,) float64: detection whitening over frequency
     refs: np.ndarray = field(repr=False)  # (N_BITS, N) float64: what each bit looks like to the detector
@@ -219,7 +234,7 @@ def codebook() -> Codebook:
     basis = q.T * np.where(rng.random(N_BITS) < 0.5, -1.0, 1.0)[:, None]
     act = activity(b)
     env = envelope(b)
-    amplitude = env * act**AMP_GAMMA
+    amplitude = env * np.clip(act, 1.0, MASK_CAP) ** MASK_P  # what the masking gives the average face
     # The detector weights the data and the references alike, so these weights count twice: 1 / activity here
     # and radius^HOST_SLOPE below make the matched filter's 1 / variance, in space and in frequency.
     detect = env / act
@@ -284,14 +299,17 @@ def _smooth_skin() -> np.ndarray:
     return (envelope(MARK_SPEC.size) > 0.9) & (activity(MARK_SPEC.size) <= 1.1)
 
 
-def mark_block(mid: int, strength: float | None = None, *, max_radius: float | None = None) -> np.ndarray:
+def mark_block(mid: int, strength: float | None = None, *, max_radius: float | None = None,
+               shaped: bool = True) -> np.ndarray:
     """(B, B) float32 luma offsets, the mark of model ``mid`` in the mark block, RMS ``strength`` on the block's
-    smooth skin. ``max_radius`` drops the band above it (a crop too small to hold the top of the band)."""
+    smooth skin. ``max_radius`` drops the band above it (a crop too small to hold the top of the band). ``shaped``:
+    with the masking the average face would get (the detector's model of the mark); else inside the envelope only, as
+    the embedder keeps it before it masks it by the face at hand."""
     cb = codebook()
     coeffs = (payload_signs(mid) * bit_amplitudes()) @ cb.basis  # (N,)
     if max_radius is not None:
         coeffs = np.where(np.hypot(*cb.index) <= max_radius, coeffs, 0.0)
-    pattern = _from_band(coeffs, cb.index, MARK_SPEC.size) * cb.amplitude
+    pattern = _from_band(coeffs, cb.index, MARK_SPEC.size) * (cb.amplitude if shaped else envelope(MARK_SPEC.size))
     inside = pattern[_smooth_skin()].astype(np.float64)
     strength = STRENGTH if strength is None else strength
     return pattern * np.float32(strength / max(float(np.sqrt(np.mean(inside**2))), 1e-9))
@@ -324,7 +342,8 @@ class WatermarkEmbedder:
     The mark is drawn at the frame's own resolution (not in the model's crop, whose pixels are often coarser than
     the frame's: a 64 or 128 px model would cut off the top of the band, and the crop's upscaling in the blend
     would soften the rest). Per face: one warp of the (B, B) mark onto the face's rectangle, weighted by the
-    blend's alpha so that it stays on the swapped face, and one saturating add."""
+    blend's alpha so that it stays on the swapped face, and one saturating add; before the warp, the mark is scaled
+    by the face's own detail (texture masking, ``_masking``: one 128 x 128 sample of the face and two blurs)."""
 
     def __init__(self, spec: AlignSpec, mid: int, *, strength: float | None = None) -> None:
         self.spec, self.model_id, self.strength = spec, mid, strength
@@ -336,7 +355,7 @@ class WatermarkEmbedder:
         )
         # by the band's top for the face's size, all built here so that the frame loop never builds one
         self._marks: dict[float | None, np.ndarray] = {
-            key: mark_block(mid, strength, max_radius=key)
+            key: mark_block(mid, strength, max_radius=key, shaped=False)
             for key in (None, *(float(r) for r in range(int(BAND[0]) + 4, int(BAND[1]), 4)))
         }
         self._cap = (0, 0)
@@ -346,6 +365,23 @@ class WatermarkEmbedder:
     def _mark(self, top: float) -> np.ndarray:
         """The mark for a face whose pixels hold the band up to radius ``top``."""
         return self._marks[None if top >= BAND[1] else float(4 * math.floor(top / 4))]
+
+    def _masking(self, frame: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """(B, B) float32 in [1, MASK_CAP^MASK_P]: how much stronger than on smooth skin the mark may be, pixel by
+        pixel of the block, where this face has detail of its own (texture masking). The face is sampled at half the
+        block's resolution (64 x 64 whatever its size, so the cost does not grow with it; green stands in for luma),
+        and the map, which is smooth, is scaled up: about 0.1 ms."""
+        b = MARK_SPEC.size
+        half = m * 0.5
+        half[:, 2] -= 0.25  # half-resolution pixel j is centred on block pixel 2j + 0.5
+        host = cv2.warpAffine(frame, half, (b // 2, b // 2), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        g = host[..., 1].astype(np.float32)
+        h = g - cv2.GaussianBlur(g, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)  # 3 block px
+        local = cv2.GaussianBlur(h * h, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)  # 4 block px
+        # (sqrt(local) / MASK_REF)^MASK_P, clipped, as one power of the variance
+        np.clip(local, MASK_REF**2, (MASK_CAP * MASK_REF) ** 2, out=local)
+        factor = cv2.pow(local * np.float32(1.0 / MASK_REF**2), MASK_P / 2)
+        return cv2.resize(factor, (b, b), interpolation=cv2.INTER_LINEAR)
 
     def frame_to_block(self, matrix: np.ndarray) -> np.ndarray:
         """(2, 3) frame -> mark block, from the blend's (2, 3) frame -> crop ``matrix``."""
@@ -381,7 +417,8 @@ class WatermarkEmbedder:
         shifted = m.copy()
         shifted[:, 2] += m[:, :2] @ (x0, y0)
         # frame pixel (u + x0, v + y0) samples the block at m @ (u + x0, v + y0, 1); cubic keeps the band's top
-        cv2.warpAffine(self._mark(top), shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        mark = self._mark(top) * self._masking(frame, m)
+        cv2.warpAffine(mark, shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         if alpha is not None:
             ax, ay = origin
