@@ -134,7 +134,7 @@ KEY = 0x5CA3_0025  # the spread-spectrum key: public, so anyone can verify. (Cho
 MARKER = 0xC0DE  # the 16-bit "synthetic" marker
 MARKER_BITS, ID_BITS, CRC_BITS = 16, 16, 8
 N_BITS = MARKER_BITS + ID_BITS + CRC_BITS
-STRENGTH = 1.0  # luma levels: RMS of the mark on smooth skin (activity at most 1.1, the cheeks; faces: PSNR ~ 46 dB)
+STRENGTH = 1.0  # luma levels: RMS of the mark on smooth skin (activity at most 1.1, the cheeks; faces: PSNR ~ 45 dB)
 MARKER_SHARE = 0.75  # of the mark's energy on the 16 marker bits (detection); the rest carries the model id
 HOST_SLOPE = 1.3  # face content's DCT spread falls like radius^-1.3 (sample clips); detection whitens by it
 Z_THRESHOLD = 4.0  # marked when the marker's z exceeds this: two-sided normal tail 6.3e-5
@@ -343,7 +343,7 @@ class WatermarkEmbedder:
     the frame's: a 64 or 128 px model would cut off the top of the band, and the crop's upscaling in the blend
     would soften the rest). Per face: one warp of the (B, B) mark onto the face's rectangle, weighted by the
     blend's alpha so that it stays on the swapped face, and one saturating add; before the warp, the mark is scaled
-    by the face's own detail (texture masking, ``_masking``: one 128 x 128 sample of the face and two blurs)."""
+    by the face's own detail (texture masking, ``_masking``: one 64 x 64 sample of the face and two blurs)."""
 
     def __init__(self, spec: AlignSpec, mid: int, *, strength: float | None = None) -> None:
         self.spec, self.model_id, self.strength = spec, mid, strength
