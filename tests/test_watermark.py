@@ -209,6 +209,9 @@ def test_verify_finds_a_mark_drawn_a_few_pixels_off(marked):
 
 ATTACKS = {
     "x264_crf28": (lambda f: f, 28),
+    # what a video call does to a 720p webcam: person_a's face reads z 11.4 here (threshold 4.0); webcam_720p's smooth
+    # face and the stage clip's small ones do not yet read reliably (see the README)
+    "downscale_640x360_crf28": (lambda f: cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA), 28),
     "crop_10pct": (lambda f: f[72:-72, 128:-128], 18),
     "brighter_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=1.1), 18),
     "darker_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=0.9), 18),
@@ -216,7 +219,7 @@ ATTACKS = {
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-def test_the_mark_survives_a_reencode_a_crop_and_brightness(marked, tmp_path, attack):
+def test_the_mark_survives_reencodes_a_downscale_a_crop_and_brightness(marked, tmp_path, attack):
     fn, crf = ATTACKS[attack]
     path = _encode(_frames(marked[0], 10_000, fn), tmp_path / f"{attack}.mp4", crf)
     verdict = verify_file(path)
