@@ -160,14 +160,14 @@ def read_blocks(frames, fps: float, *, largest_only: bool = True):
     return out
 
 
-def windows(blocks, *, seconds: float = WINDOW_S, min_face_share: float = 0.0):
-    """Sums the blocks over consecutive windows of ``seconds`` (the largest face's): [(faces, sum)]. A window whose
-    frames show a face in less than ``min_face_share`` of them is left out."""
+def windows(blocks, *, seconds: float = WINDOW_S):
+    """Sums the blocks over consecutive windows of ``seconds`` (the largest face's), for the windows that hold a
+    face: [(faces, frames, sum)]."""
     res, acc, n, frames, start = [], None, 0, 0, 0.0
 
     def close() -> None:
-        if n and n >= min_face_share * frames:
-            res.append((n, acc))
+        if n:
+            res.append((n, frames, acc))
 
     for t, faces in blocks:
         if t - start >= seconds - 1e-6:
@@ -180,11 +180,6 @@ def windows(blocks, *, seconds: float = WINDOW_S, min_face_share: float = 0.0):
     if blocks and (blocks[-1][0] - start) >= seconds * 0.9:
         close()
     return res
-
-
-def face_windows(blocks, seconds: float) -> int:
-    """How many windows of ``seconds`` hold a face at all (in any of their frames)."""
-    return len(windows(blocks, seconds=seconds))
 
 
 def cost(results: dict) -> None:
@@ -296,11 +291,12 @@ def robustness(args, results: dict) -> None:
             for w, table in tables.items():
                 # a clip with a face: verify finds one in at least half of the window's frames (the stage clip's first
                 # 2 s have a face in 1-3 of 60 frames, since the small faces are found only now and then)
-                kept = windows(blocks, seconds=w, min_face_share=MIN_FACE_SHARE)
+                found = windows(blocks, seconds=w)
+                kept = [(n, x) for n, frames, x in found if n >= MIN_FACE_SHARE * frames]
                 readings = [wm.read_block(x.astype(np.float32), n) for n, x in kept]
                 row = table.setdefault(attack, {"clips": 0, "detected": 0, "id_read": 0, "id_wrong": 0, "z": [],
                                                 "left_out_few_faces": 0})  # fmt: skip
-                row["left_out_few_faces"] += face_windows(blocks, w) - len(kept)
+                row["left_out_few_faces"] += len(found) - len(kept)
                 row["clips"] += len(readings)
                 row["detected"] += sum(r.marked for r in readings)
                 row["id_read"] += sum(r.model_id == mid for r in readings)
@@ -385,7 +381,7 @@ def false_positives(args, results: dict) -> None:
         counts[name] = len(xs)
         per_frame += xs
         for w, wb in window_blocks.items():
-            wb += [x.astype(np.float32) for _, x in windows(blocks, seconds=w)]
+            wb += [x.astype(np.float32) for _, _, x in windows(blocks, seconds=w)]
         print(f"unmarked {name}: {len(xs)} faces", flush=True)
     t, ts = wm.Z_THRESHOLD, wm.Z_SEARCH
     x = np.stack([wm.block_coefficients(b) for b in per_frame])  # (F, N)

@@ -358,6 +358,8 @@ class WatermarkEmbedder:
             key: mark_block(mid, strength, max_radius=key, shaped=False)
             for key in (None, *(float(r) for r in range(int(BAND[0]) + 4, int(BAND[1]), 4)))
         }
+        self._factor = np.empty((MARK_SPEC.size, MARK_SPEC.size), np.float32)  # per-frame buffers of the masking
+        self._masked = np.empty_like(self._factor)
         self._cap = (0, 0)
         self._one = np.empty((0, 0), np.float32)
         self._three = np.empty((0, 0, 3), np.float32)
@@ -378,10 +380,11 @@ class WatermarkEmbedder:
         g = host[..., 1].astype(np.float32)
         h = g - cv2.GaussianBlur(g, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)  # 3 block px
         local = cv2.GaussianBlur(h * h, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)  # 4 block px
-        # (sqrt(local) / MASK_REF)^MASK_P, clipped, as one power of the variance
+        # (sqrt(local) / MASK_REF)^MASK_P, clipped, as one power of the variance, in place
         np.clip(local, MASK_REF**2, (MASK_CAP * MASK_REF) ** 2, out=local)
-        factor = cv2.pow(local * np.float32(1.0 / MASK_REF**2), MASK_P / 2)
-        return cv2.resize(factor, (b, b), interpolation=cv2.INTER_LINEAR)
+        local *= np.float32(1.0 / MASK_REF**2)
+        cv2.pow(local, MASK_P / 2, dst=local)
+        return cv2.resize(local, (b, b), dst=self._factor, interpolation=cv2.INTER_LINEAR)
 
     def frame_to_block(self, matrix: np.ndarray) -> np.ndarray:
         """(2, 3) frame -> mark block, from the blend's (2, 3) frame -> crop ``matrix``."""
@@ -417,7 +420,7 @@ class WatermarkEmbedder:
         shifted = m.copy()
         shifted[:, 2] += m[:, :2] @ (x0, y0)
         # frame pixel (u + x0, v + y0) samples the block at m @ (u + x0, v + y0, 1); cubic keeps the band's top
-        mark = self._mark(top) * self._masking(frame, m)
+        mark = cv2.multiply(self._mark(top), self._masking(frame, m), dst=self._masked)
         cv2.warpAffine(mark, shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         if alpha is not None:
