@@ -12,6 +12,12 @@ For each clip (clips/webcam_720p.mp4, clips/person_a.mp4) and each model file:
   ratio     end-to-end time per frame (offline wall time / frames) over model-only time (engine.run p50, one face)
 Results: benchmarks/results/live.json. Goals (issue 5, 2 cores): >= 60 fps offline at 720p; live p95 <= 25 ms at
 720p with no drops at 30 fps; end-to-end / model-only <= 1.5.
+
+    python benchmarks/bench_live.py --model MODEL --mark-ab 3
+
+instead times what the invisible watermark costs the live loop (issue 16): the live run of each clip, alternately
+with provenance on (metadata and mark) and off (``--no-provenance``), RUNS times each; results in
+benchmarks/results/live_mark_ab.json.
 """
 
 from __future__ import annotations
@@ -60,15 +66,52 @@ def model_only(model: str) -> dict:
         return time_calls(lambda: engine.run(x), repeat=300, warmup=20)
 
 
+def mark_ab(model: str, clips: list[str], runs: int) -> None:
+    """Alternating live runs with the mark and without: capture->sink latency and the composite stage (where the
+    mark is drawn), per run."""
+    results: dict = {"model": str(model), "runs_each": runs, "clips": {}}
+    for name in clips:
+        clip = SHARED_DATA / "clips" / f"{name}.mp4"
+        if not clip.is_file():
+            sys.exit(f"bench_live: {clip} not found (see ../shared/data/SOURCES.md)")
+        rows = []
+        for _ in range(runs):
+            for mark in (True, False):
+                options = SinkOptions(provenance=mark, vcam_backend="bench-null")
+                live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=options, status=False))
+                lat = live["latency_capture_to_sink"]
+                stages = {k: v["p50_ms"] for k, v in live["stages"].items() if k in ("landmarks", "infer", "composite")}
+                rows.append({"mark": mark, "latency_ms": lat, "dropped": live["dropped_capture"],
+                             "frames_in": live["frames_in"], "stages_p50_ms": stages})  # fmt: skip
+                print(f"{name:>12} mark {'on ' if mark else 'off'}: capture->vcam p50/p95 {lat['p50_ms']}/"
+                      f"{lat['p95_ms']} ms, composite p50 {stages['composite']} ms, dropped "
+                      f"{live['dropped_capture']}", flush=True)  # fmt: skip
+        summary = {}
+        for mark in (True, False):
+            mine = [r for r in rows if r["mark"] == mark]
+            summary["on" if mark else "off"] = {
+                "capture_to_vcam_p50_ms": [r["latency_ms"]["p50_ms"] for r in mine],
+                "capture_to_vcam_p95_ms": [r["latency_ms"]["p95_ms"] for r in mine],
+                "composite_p50_ms": [r["stages_p50_ms"]["composite"] for r in mine],
+            }
+        results["clips"][name] = {"runs": rows, "summary": summary}
+    print(f"wrote {write_results('live_mark_ab', results)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="fp32 model file from `swapcam export`")
     parser.add_argument("--int8", help="its int8 variant (benchmarked too)")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS))
+    parser.add_argument("--mark-ab", type=int, metavar="RUNS",
+                        help="instead: RUNS alternating live runs each with the watermark and without")  # fmt: skip
     args = parser.parse_args()
     import pyvirtualcam
 
     pyvirtualcam.register_backend("bench-null", NullCamera)
+    if args.mark_ab:
+        mark_ab(args.model, args.clips, args.mark_ab)
+        return
     models = {"fp32": args.model, **({"int8": args.int8} if args.int8 else {})}
     results: dict = {"models": {k: str(v) for k, v in models.items()}, "clips": {}}
     with tempfile.TemporaryDirectory(prefix="swapcam-bench-live-") as tmp:
