@@ -19,6 +19,7 @@ from swapcam.core.engines.base import Engine
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.live.coverage_watch import CoverageWatch
+from swapcam.live.mark_align import MarkAligner
 from swapcam.live.swapper import FaceSwapper, SwapConfig
 from swapcam.live.telemetry import Telemetry
 
@@ -27,6 +28,9 @@ from swapcam.live.telemetry import Telemetry
 class PipelineConfig:
     swap: SwapConfig = field(default_factory=SwapConfig)
     landmarks: LandmarkerConfig = field(default_factory=LandmarkerConfig)  # video mode, One Euro smoothing
+    # the watermark's aligner fits on a thread of its own (no frame waits for it); False: on the frame thread, so
+    # that a run is repeatable (benchmarks, tests)
+    mark_align_thread: bool = True
 
 
 class ModelStage:
@@ -56,6 +60,9 @@ class FramePipeline:
         self.telemetry = telemetry or Telemetry()
         self.model = ModelStage(engine, config.swap, self.telemetry)
         self.landmarker = FaceLandmarker(replace(config.landmarks, max_faces=self._tracked(config.swap)))
+        # keeps the watermark where verify will find it on the swapped face (swapcam.live.mark_align); video only:
+        # a fit carries over to the next frames, and unrelated images (video=False) have none to share
+        self.mark_aligner = self._aligner() if config.swap.watermark and config.landmarks.video else None
         self.enabled = True  # the preview's `s` key turns the swap off and on
         self.last_ms: dict[str, float] = {}  # the last frame's stage times, ms
 
@@ -79,7 +86,12 @@ class FramePipeline:
         if model.swapper.config != self.config.swap:
             model.swapper.reconfigure(self.config.swap)
         old, self.model = self.model, model
+        if self.mark_aligner is not None and model is not old:
+            self.mark_aligner.reset()  # another model paints its faces elsewhere
         return old
+
+    def _aligner(self) -> MarkAligner:
+        return MarkAligner(background=self.config.mark_align_thread)
 
     @staticmethod
     def _tracked(swap: SwapConfig) -> int:
@@ -92,6 +104,11 @@ class FramePipeline:
             old = self.landmarker
             self.landmarker = FaceLandmarker(replace(self.config.landmarks, max_faces=self._tracked(swap)))
             old.close()
+        if swap.watermark and self.config.landmarks.video and self.mark_aligner is None:
+            self.mark_aligner = self._aligner()
+        elif not swap.watermark and self.mark_aligner is not None:
+            self.mark_aligner.close()
+            self.mark_aligner = None
         self.model.swapper.reconfigure(swap)
         self.config = replace(self.config, swap=swap)
 
@@ -121,17 +138,30 @@ class FramePipeline:
         t2 = clock()
         model.swapper.infer(batch)
         t3 = clock()
-        model.swapper.composite(frame.image, batch)
+        aligner, mark = self.mark_aligner, model.swapper.mark
+        sampled = aligner is not None and mark is not None and len(batch) > 0 and aligner.due()
+        if aligner is not None:
+            aligner.apply(mark)
+            if sampled:  # now and then: the face viewed before and after (swapcam.live.mark_align)
+                aligner.before(frame.image, batch.aligned[0].matrix, mark)
         t4 = clock()
+        model.swapper.composite(frame.image, batch)
+        t5 = clock()
         tel.stage("align", t2 - t1)
         tel.stage("infer", t3 - t2)
-        tel.stage("composite", t4 - t3)
-        self.last_ms.update(align=(t2 - t1) * 1e3, infer=(t3 - t2) * 1e3, composite=(t4 - t3) * 1e3)
+        tel.stage("composite", t5 - t4)
+        self.last_ms.update(align=(t2 - t1) * 1e3, infer=(t3 - t2) * 1e3, composite=(t5 - t4) * 1e3)
+        if sampled:
+            aligner.sample(frame.image)
+            tel.stage("mark align", (t4 - t3) + (clock() - t5))  # on the frame thread: the views (and the fit without
+            # a thread of its own)
         tel.processed(len(batch))
         return len(batch)
 
     def close(self) -> None:
         self.landmarker.close()
+        if self.mark_aligner is not None:
+            self.mark_aligner.close()
 
     def __enter__(self) -> FramePipeline:
         return self

@@ -67,6 +67,11 @@ class FaceSwapper:
             mark = WatermarkEmbedder(self.spec, model_id(self.engine.info.to_metadata()))
         self._compositor = FaceCompositor(r, config.composite, mark=mark)
 
+    @property
+    def mark(self) -> WatermarkEmbedder | None:
+        """The watermark embedder that draws on the pasted faces (None with provenance off)."""
+        return self._compositor.mark
+
     def select(self, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         if self.config.faces == "largest" and len(faces) > 1:
             return (max(faces, key=face_area),)

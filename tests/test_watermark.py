@@ -140,6 +140,85 @@ def test_the_mark_is_faint_on_smooth_skin_and_stronger_where_the_face_has_detail
     assert rms[1] > 1.5 * rms[0], rms
 
 
+def test_a_large_face_drawn_at_half_resolution_gets_the_same_mark(astronaut, detect, monkeypatch):
+    """A face wider than about 190 px is drawn at half the frame's resolution and scaled up (a quarter of the pixels
+    to warp); what lands in the frame is the full-resolution drawing, to the rounding, and reads as marked."""
+    image = cv2.resize(astronaut, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)  # a face about 270 px wide
+    spec = AlignSpec(size=128)
+    face = detect(image)[0]
+    assert face.box[2] - face.box[0] > 200
+    matrix = align_face(image, face, spec).matrix
+    diffs = []
+    for fill in (wm.HALF_RES_FILL, 1e-6):  # as shipped (half resolution), then forced to full resolution
+        monkeypatch.setattr(wm, "HALF_RES_FILL", fill)
+        frame = image.copy()
+        wm.WatermarkEmbedder(spec, 0xBEEF)(frame, matrix)
+        diffs.append(frame.astype(np.float64) - image)
+    half, full = diffs
+    assert np.abs(half).max() > 0 and not np.array_equal(half, full)  # the two paths did run
+    corr = float(np.sum(half * full) / np.sqrt(np.sum(half**2) * np.sum(full**2)))
+    assert corr > 0.98, corr  # rounding to whole levels alone keeps it under 1
+    assert 0.95 < float(np.sqrt(np.mean(half**2) / np.mean(full**2))) < 1.05
+    z_half, z_full = (wm.read_mark(wm.face_coefficients(np.clip(image + d, 0, 255).astype(np.uint8), face.landmarks)).z
+                      for d in diffs)  # fmt: skip
+    assert z_half > 4 and z_half > 0.9 * z_full, (z_half, z_full)  # one still frame: 10.9 and 10.7 (unmarked 1.1)
+
+
+class _ShiftingEngine:
+    """A stand-in model that paints the face it is given ``dx`` crop px to the right, as a real model paints its
+    person's features a few pixels from the input's."""
+
+    def __init__(self, size: int, dx: int) -> None:
+        self.info = ModelInfo(AlignSpec(size=size), "shifting", 0, "a", "a", "a2b")
+        self.dx = dx
+
+    def run(self, aligned: np.ndarray):
+        out = np.empty_like(aligned)
+        out[..., self.dx :] = aligned[..., : -self.dx]
+        out[..., : self.dx] = aligned[..., :1]
+        return out, np.ones((len(aligned), 1, *aligned.shape[2:]), np.float32)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_mark_is_drawn_where_verify_finds_the_swapped_face(astronaut, detect):
+    """A model that paints the face 4 crop px (5.8 block px) to the right of the input's: the pipeline's mark
+    aligner measures that on the output and moves the mark there, so that verify, which sees only the swapped face,
+    reads it as found; without it the mark sits off by more than the search covers."""
+    from swapcam.live.mark_align import MarkAligner
+
+    image = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a face about 180 px wide
+    engine = _ShiftingEngine(128, 4)
+    spec = engine.info.align
+    expected = 4 / (spec.face_width / wm.MARK_SPEC.face_width)  # block px
+    sums = {}
+    for aligned in (True, False):
+        with FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True))) as pipeline:  # its thread
+            if not aligned:
+                pipeline.mark_aligner.close()
+                pipeline.mark_aligner = None
+            frames = []
+            for i in range(30):
+                frame = Frame(image.copy(), i, i / 30)
+                pipeline(frame)
+                frames.append(frame.image)
+                if aligned:
+                    pipeline.mark_aligner.wait()  # a fit per 6 frames: each lands before the next is handed over
+            if aligned:
+                aligner = pipeline.mark_aligner
+                assert isinstance(aligner, MarkAligner) and aligner.samples == 5 and aligner.rejected == 0
+                c = aligner.correction
+                centre = (wm.MARK_SPEC.size - 1) / 2.0
+                shift = c[:, :2] @ (centre, centre) + c[:, 2] - centre
+                # the face moved right in the frame, so the swapped face's block sits left of the input's
+                assert abs(shift[0] + expected) < 1.0 and abs(shift[1]) < 1.5, (shift, expected)
+        out = detect(frames[-1])[0]  # verify's view: the swapped face's own landmarks
+        sums[aligned] = sum(wm.face_block(f, out.landmarks).astype(np.float64) for f in frames)
+    z = {k: wm.read_mark(wm.block_coefficients(v.astype(np.float32)), 30).z for k, v in sums.items()}
+    assert z[True] > wm.Z_THRESHOLD and z[True] > 2 * z[False], z  # 7.7 and 0.5 (30 identical frames)
+
+
 def test_the_mark_stays_inside_the_blend_alpha(astronaut, detect):
     """Weighted by the blend's alpha: nothing outside the pasted rectangle, nothing where alpha is 0."""
     spec = AlignSpec(size=128)

@@ -109,6 +109,21 @@ the average face's activity), and by its own spectrum too: after the downscale, 
 (an oracle alignment), z after the downscale was -0.8 to +1.3 (mean +0.2) from verify's, so alignment is not what
 limits it: x264 at 360p keeps 56 % of the mark at the bottom of the band (radius 20-30) and 10-28 % of the rest on
 webcam_720p, and 6-13 % on the stage clip's 82 px faces.
+Looked at on the same day and not pursued: a pattern with lower peaks for its energy (clipped at twice its RMS and
+band-limited again, 20 times over: the 99.9th percentile of |mark| went from 3.45 to 2.10 times its RMS, for 98.5 % of
+the marker's projection per unit RMS), in the hope that the speckle shows by its peaks, which would let the RMS rise.
+At 2x zoom on webcam_720p's nose and cheeks it looked about as speckled as today's mark at the same RMS, and more at
+1.4x the RMS: what shows is the texture's energy, not its peaks.
+
+Later on 2026-12-06: the mark aligner (swapcam.live.mark_align). A real model (a `fast` run of 2,900 steps,
+person_a -> person_b) read worse than the pass-through: 12 of 23 windows after the downscale against 17, and on
+webcam_720p 0.4-1.2 against 2.5-4.3. The cause is where the mark sits, not its strength: the model paints person_b's
+features 4.7 block px sideways and 2 % smaller than the input's landmarks put the block, beyond the search's 3 px.
+Drawn where the swapped face's own landmarks put the block (an oracle), the same frames read 21-27 as written (12-16
+as placed) and 3.3-5.0 after the downscale. The pipeline now measures the offset on its output now and then and
+sets the embedder's ``correction``; with it (10 s of six clips, 2-s windows): the `fast` model after the downscale
+12 -> 15 of 23, after the crop and brightness 20 -> 21, mirrored 20 -> 22; the pass-through after crf 28 22 -> 23
+and after the downscale 17 -> 18 (benchmarks/results/watermark_model_fast.json, watermark.json).
 """
 
 from __future__ import annotations
@@ -147,6 +162,13 @@ ID_BIT_Z = 2.0  # the id is reported when its CRC checks out and its bits' mean 
 MASK_REF = 4.0  # luma levels: the local high-pass RMS of smooth skin in the block (cheeks of the sample faces: 3.3-4.5)
 MASK_P = 1.25
 MASK_CAP = 3.0
+# The embedder draws a large face's mark at half the frame's resolution and scales it up (cubic): a quarter of the
+# pixels to warp, the costly step (at 720p 0.41 -> 0.17 ms, at 1080p 0.98 -> 0.32 ms per face; the drawn mark's
+# correlation with the full-resolution one 0.999). Only when the band's top then still sits at or under this share
+# of the half-resolution Nyquist frequency (faces wider than about 190 px), so that nothing of the band is lost
+# (measured 2026-12-06 on webcam_720p's face at 0.8-2x: the frame's change correlates 0.991-0.995 with the
+# full-resolution drawing's, rounding included, and is 1-2 % stronger: cubic scaling overshoots a little).
+HALF_RES_FILL = 0.6
 
 # How much a face varies inside the band, over the mark block: the RMS of the band-passed luma of 302 faces (every
 # 8th frame of five sample clips, mirrored to be symmetric), relative to its median. Eyes, brows, nostrils and
@@ -343,11 +365,16 @@ class WatermarkEmbedder:
     the frame's: a 64 or 128 px model would cut off the top of the band, and the crop's upscaling in the blend
     would soften the rest). Per face: one warp of the (B, B) mark onto the face's rectangle, weighted by the
     blend's alpha so that it stays on the swapped face, and one saturating add; before the warp, the mark is scaled
-    by the face's own detail (texture masking, ``_masking``: one 64 x 64 sample of the face and two blurs)."""
+    by the face's own detail (texture masking, ``_masking``: one 64 x 64 sample of the face and two blurs). A face
+    wider than about 190 px is warped at half the frame's resolution and scaled up (``HALF_RES_FILL``)."""
 
     def __init__(self, spec: AlignSpec, mid: int, *, strength: float | None = None) -> None:
         self.spec, self.model_id, self.strength = spec, mid, strength
         self._c2b = cv2.invertAffineTransform(block_to_crop(spec))  # crop -> block
+        # (2, 3) block -> block: where the swapped face's own landmarks put the block, from where the input's put it
+        # (a model paints its person's features a few pixels from the input's); set by swapcam.live.mark_align, so
+        # that the mark is drawn where verify, which sees only the swapped face, will look for it. None: identity.
+        self.correction: np.ndarray | None = None
         ys, xs = np.nonzero(codebook().amplitude > 0)  # where the mark can be non-zero, in the block
         self._support = np.array(
             [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]],
@@ -362,6 +389,7 @@ class WatermarkEmbedder:
         self._masked = np.empty_like(self._factor)
         self._cap = (0, 0)
         self._one = np.empty((0, 0), np.float32)
+        self._half = np.empty((0, 0), np.float32)
         self._three = np.empty((0, 0, 3), np.float32)
 
     def _mark(self, top: float) -> np.ndarray:
@@ -386,10 +414,14 @@ class WatermarkEmbedder:
         cv2.pow(local, MASK_P / 2, dst=local)
         return cv2.resize(local, (b, b), dst=self._factor, interpolation=cv2.INTER_LINEAR)
 
-    def frame_to_block(self, matrix: np.ndarray) -> np.ndarray:
-        """(2, 3) frame -> mark block, from the blend's (2, 3) frame -> crop ``matrix``."""
+    def frame_to_block(self, matrix: np.ndarray, *, corrected: bool = True) -> np.ndarray:
+        """(2, 3) frame -> mark block, from the blend's (2, 3) frame -> crop ``matrix`` (the input face's
+        alignment); ``corrected``: moved by ``correction`` onto where the swapped face's landmarks put it."""
         m = self._c2b[:, :2] @ matrix
         m[:, 2] += self._c2b[:, 2]
+        c = self.correction
+        if corrected and c is not None:
+            m = np.hstack([c[:, :2] @ m[:, :2], (c[:, :2] @ m[:, 2] + c[:, 2])[:, None]])
         return m
 
     def __call__(self, frame: np.ndarray, matrix: np.ndarray, alpha: np.ndarray | None = None,
@@ -412,17 +444,28 @@ class WatermarkEmbedder:
         rw, rh = x1 - x0, y1 - y0
         if rw <= 0 or rh <= 0:
             return
-        if rh > self._cap[0] or rw > self._cap[1]:  # buffers grow to the largest face seen
-            self._cap = (max(rh, self._cap[0]), max(rw, self._cap[1]))
+        if rh > self._cap[0] or rw > self._cap[1]:  # buffers grow to the largest face seen (even sizes)
+            self._cap = (max(rh + rh % 2, self._cap[0]), max(rw + rw % 2, self._cap[1]))
             self._one = np.empty(self._cap, np.float32)
+            self._half = np.empty((self._cap[0] // 2, self._cap[1] // 2), np.float32)
             self._three = np.empty((*self._cap, 3), np.float32)
         one, three = self._one[:rh, :rw], self._three[:rh, :rw]
         shifted = m.copy()
         shifted[:, 2] += m[:, :2] @ (x0, y0)
         # frame pixel (u + x0, v + y0) samples the block at m @ (u + x0, v + y0, 1); cubic keeps the band's top
         mark = cv2.multiply(self._mark(top), self._masking(frame, m), dst=self._masked)
-        cv2.warpAffine(mark, shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+        # a large face: drawn at half resolution, then scaled up (``top`` is 0.75 of the frame's Nyquist frequency)
+        if top >= 1.5 * BAND[1] / HALF_RES_FILL:
+            hh, hw = (rh + 1) // 2, (rw + 1) // 2
+            half = shifted * (2.0, 2.0, 1.0)  # half-resolution pixel j is centred on frame pixel 2j + 0.5
+            half[:, 2] += shifted[:, :2] @ (0.5, 0.5)
+            small = self._half[:hh, :hw]
+            cv2.warpAffine(mark, half, (hw, hh), dst=small, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+            cv2.resize(small, (2 * hw, 2 * hh), dst=self._one[: 2 * hh, : 2 * hw], interpolation=cv2.INTER_CUBIC)
+        else:
+            cv2.warpAffine(mark, shifted, (rw, rh), dst=one, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         if alpha is not None:
             ax, ay = origin
             np.multiply(one, alpha[y0 - ay : y1 - ay, x0 - ax : x1 - ax], out=one)
