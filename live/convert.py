@@ -81,7 +81,7 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
         swap = stack.enter_context(FaceSwap(config.model, config.engine,
                                             settings=config.settings, provenance=config.provenance,
                                             engine_config=config.engine_config, telemetry=tel,
-                                            info=info))  # fmt: skip
+                                            info=info, repeatable=True))  # fmt: skip
         # keeps the input's time base and timestamps; closed first on the way out: the file gets its index
         out = stack.enter_context(VideoWriter(config.output, inp.width, inp.height, rate, live=False,
                                               provenance=config.provenance, model=Path(config.model).name,

@@ -70,6 +70,8 @@ class FaceSwap:
     enabled, max_faces, model_mask), checked against their ranges. provenance: True (the default) hides an
     invisible watermark in every swapped face (``swapcam verify`` reads it); False, the explicit opt-out that
     ``--no-provenance`` gives, leaves it out. It is fixed for the life of the object, not a live setting.
+    repeatable: True runs in line what a real-time loop hands to a thread (the watermark's aligner, see
+    ``swapcam.live.mark_align``), so that the same input always gives the same output (``convert``).
     The model can be switched while frames go on: ``load_model`` on a side thread, then ``use_model``.
     """
 
@@ -77,7 +79,7 @@ class FaceSwap:
                  threads: int | None = None, plan: str | None = None, video: bool = True,
                  settings: SwapSettings | None = None, engine_config: EngineConfig | None = None,
                  telemetry: Telemetry | None = None, provenance: bool = True, info: ModelInfo | None = None,
-                 **changes: Any) -> None:  # fmt: skip
+                 repeatable: bool = False, **changes: Any) -> None:  # fmt: skip
         self.provenance = bool(provenance)
         base = settings or SwapSettings()
         if not isinstance(base, SwapSettings):
@@ -95,7 +97,8 @@ class FaceSwap:
         self._engine_choice, self._engine_config = engine, engine_config  # ``load_model``'s defaults
         opened = open_engine(str(model), engine, engine_config, info)
         try:
-            config = PipelineConfig(swap=self._swap_config(self._settings), landmarks=LandmarkerConfig(video=video))
+            config = PipelineConfig(swap=self._swap_config(self._settings), landmarks=LandmarkerConfig(video=video),
+                                    mark_align_thread=not repeatable)  # fmt: skip
             self._pipeline = FramePipeline(opened, config, telemetry)
         except BaseException:
             opened.close()

@@ -65,7 +65,8 @@ class MarkAligner:
     here (never per frame), and, with ``background`` (the default), one thread that runs it: the frame loop only
     warps the two views (1.3-1.8 ms for both, p50 on webcam_720p) and hands them over, so no frame waits the 16 ms
     of the two face meshes. A view pair that arrives while the thread is busy is skipped. ``background=False`` fits
-    on the calling thread (repeatable: benchmarks and tests). ``close`` stops the thread and releases the landmarker."""
+    on the calling thread (repeatable: ``convert``, benchmarks, tests). ``close`` stops the thread and releases the
+    landmarker."""
 
     def __init__(self, config: MarkAlignConfig = MarkAlignConfig(), *, background: bool = True) -> None:
         self.config = config
