@@ -2,7 +2,7 @@
 
 The embedder places the mark block by the *input* face's landmarks (the alignment the model was fed). ``verify``
 sees only the output, and finds the *swapped* face's landmarks: a model paints its person's eyes, nose and mouth a
-few pixels from the input's (the 30-minute ``fast`` model on webcam_720p: 4.7 block px sideways and 2 % smaller,
+few pixels from the input's (a ``fast`` model of 2,900 steps on webcam_720p: 4.7 block px sideways and 2 % smaller,
 steady within 0.8 px). A mark drawn off by that much loses most of its band (its period is 4 to 13 block px), and
 after a video call's downscale the search over small shifts no longer finds it.
 
