@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from swapcam.core import watermark as wm
+from swapcam.core.align import invert_affine, transform_points
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Frame, largest_face
 
@@ -162,8 +163,7 @@ class MarkAligner:
         faces = self._landmarker(Frame(view, self.samples, 0.0))
         if not faces:
             return None
-        back = np.linalg.inv(to_view)
-        landmarks = largest_face(faces).landmarks.astype(np.float64) @ back[:2, :2].T + back[:2, 2]
+        landmarks = transform_points(largest_face(faces).landmarks.astype(np.float64), invert_affine(to_view[:2]))
         return _h(wm.block_matrix(landmarks))
 
     def _fit(self, input_view: np.ndarray, output_view: np.ndarray, to_view: np.ndarray, generation: int) -> bool:

@@ -62,7 +62,7 @@ class FramePipeline:
         self.landmarker = FaceLandmarker(replace(config.landmarks, max_faces=self._tracked(config.swap)))
         # keeps the watermark where verify will find it on the swapped face (swapcam.live.mark_align); video only:
         # a fit carries over to the next frames, and unrelated images (video=False) have none to share
-        self.mark_aligner = self._aligner() if config.swap.watermark and config.landmarks.video else None
+        self.mark_aligner = self._aligner() if self._wants_aligner(config.swap) else None
         self.enabled = True  # the preview's `s` key turns the swap off and on
         self.last_ms: dict[str, float] = {}  # the last frame's stage times, ms
 
@@ -93,6 +93,9 @@ class FramePipeline:
     def _aligner(self) -> MarkAligner:
         return MarkAligner(background=self.config.mark_align_thread)
 
+    def _wants_aligner(self, swap: SwapConfig) -> bool:
+        return swap.watermark and self.config.landmarks.video
+
     @staticmethod
     def _tracked(swap: SwapConfig) -> int:
         return 2 if swap.faces == "largest" else swap.max_faces  # 2: pick the larger of two
@@ -104,9 +107,10 @@ class FramePipeline:
             old = self.landmarker
             self.landmarker = FaceLandmarker(replace(self.config.landmarks, max_faces=self._tracked(swap)))
             old.close()
-        if swap.watermark and self.config.landmarks.video and self.mark_aligner is None:
+        wanted = self._wants_aligner(swap)
+        if wanted and self.mark_aligner is None:
             self.mark_aligner = self._aligner()
-        elif not swap.watermark and self.mark_aligner is not None:
+        elif not wanted and self.mark_aligner is not None:
             self.mark_aligner.close()
             self.mark_aligner = None
         self.model.swapper.reconfigure(swap)

@@ -421,7 +421,8 @@ class WatermarkEmbedder:
         m[:, 2] += self._c2b[:, 2]
         c = self.correction
         if corrected and c is not None:
-            m = np.hstack([c[:, :2] @ m[:, :2], (c[:, :2] @ m[:, 2] + c[:, 2])[:, None]])
+            m = c[:, :2] @ m
+            m[:, 2] += c[:, 2]
         return m
 
     def __call__(self, frame: np.ndarray, matrix: np.ndarray, alpha: np.ndarray | None = None,
