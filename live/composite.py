@@ -92,7 +92,7 @@ class FaceCompositor:
         matrix = aligned.matrix if placement.identity else placed_matrix(aligned.matrix, self.size, placement)
         roi = self._blend(frame, recoloured, mask, matrix)
         if self.mark is not None and not roi.empty:  # the invisible watermark, on the pasted face at frame resolution
-            self.mark(frame, matrix, self._blend.alpha(roi), (roi.x0, roi.y0))
+            self.mark(frame, matrix, self._blend.alpha(roi), (roi.x0, roi.y0), aligned.track_id)
         return roi
 
 

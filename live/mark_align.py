@@ -6,16 +6,27 @@ few pixels from the input's (a ``fast`` model of 2,900 steps on webcam_720p: 4.7
 steady within 0.8 px). A mark drawn off by that much loses most of its band (its period is 4 to 13 block px), and
 after a video call's downscale the search over small shifts no longer finds it.
 
-``MarkAligner`` measures the offset on the output itself: now and then it views the face before and after the
-composite through the same 256 x 256 warp, finds its landmarks in both (MediaPipe's face mesh in image mode, about 8
-ms each), and fits the similarity that takes the input's mark block to the one the swapped face's landmarks give
-(measured alike, the two share the mesh's own bias, which cancels: on the unchanged face of a pass-through model a
-single measurement is off by about a block pixel, enough to cost a third of the mark). The median of the last
-few fits is the embedder's ``correction`` from the next frame on. Samples: five in the first second, then one every
-``every`` frames (5 s at 30 fps): about 16 ms of CPU every 5 s after the start, on a thread of its own; the
-offset is a property of the model and the person, and barely moves. One correction serves every face of a frame
-(with ``--faces all`` and different people it fits the first face's). A new model starts from none again. Video
-only: in image mode (``FaceSwap(video=False)``, unrelated stills) the mark stays where the input's landmarks put it.
+``MarkAligner`` measures the offset on the output itself: now and then it keeps the same region around the face
+(3.5 face widths, at the frame's own resolution) before and after the composite, finds its landmarks in both
+(MediaPipe's face mesh in image mode, about 8 ms each), and fits the similarity that takes the input's mark block to
+the one the swapped face's landmarks give (measured alike, the two share the mesh's own bias, which cancels: on the
+unchanged face of a pass-through model a single measurement is off by about a block pixel, enough to cost a third of
+the mark). The region is not resampled: a first version measured both faces in a 256 px view at 2 face widths, and
+on the `fast` model's webcam_720p swap it put the block 0.5 block px and 1-2 % in scale off where verify's tracker
+finds it; in regions of 3.5 face widths at the frame's resolution it measures what image mode on the whole frame
+does (2026-12-06: the swapped face's 2-s windows read as found at z 16-20 instead of 9-17, and the copies cost 0.5
+ms on the frame thread instead of 1.4 for the two warps). The median of the last few fits is the embedder's
+correction from the next frame on.
+
+Each face track has its own fits and schedule (with ``--faces all`` every person gets the correction of their own
+face, and a face found again after a cut starts with quick samples); at most one face is sampled per frame, the one
+most behind its schedule. Samples: five in the track's first second, then one every ``every`` frames (5 s at 30 fps)
+once its fits agree within ``steady`` (a large face: the offset is a property of the model and the person, and
+barely moves; about 16 ms of CPU every 5 s, on a thread of its own), and one every ``first_every`` frames while they
+do not (small faces, whose single fits scatter by several block px: the stage clip's 82 px faces). A track not yet
+fitted is drawn with the median of the latest fits of any track (what the model does to faces in general), the very
+first ones with none. A new model starts from none again. Video only: in image mode (``FaceSwap(video=False)``,
+unrelated stills) the mark stays where the input's landmarks put it.
 """
 
 from __future__ import annotations
@@ -23,38 +34,53 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from swapcam.core import watermark as wm
 from swapcam.core.align import invert_affine, transform_points
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
-from swapcam.core.messages import Frame, largest_face
+from swapcam.core.messages import Frame
 
-SAMPLE = 256  # px: the sampled view of the swapped face (its mark block shown at 2 face widths)
-SAMPLE_FACE_WIDTHS = 2.0
+ROI_FACE_WIDTHS = 3.5  # the sampled region around the face, at the frame's own resolution
 
 
 @dataclass(frozen=True)
 class MarkAlignConfig:
     first: int = 5  # fits at the start, one every ``first_every`` swapped frames (neighbouring frames are alike)
     first_every: int = 6
-    every: int = 150  # then one frame in this many (5 s at 30 fps)
+    every: int = 150  # then one frame in this many (5 s at 30 fps), once the fits agree:
+    steady: float = 1.0  # block px: the median distance of the track's fits from their median, at the block's edge
     keep: int = 9  # the correction is the median of this many latest fits
     # a fit beyond these is not this face's (another face, a failed mesh) and is dropped
     max_shift: float = 12.0  # block px
     max_scale_change: float = 0.15
     max_rotation_deg: float = 8.0
+    forget: int = 300  # frames: a track not swapped for this long is forgotten (10 s at 30 fps)
 
 
-def _block_to_sample() -> np.ndarray:
-    """(3, 3) mark block -> sample pixels: the block's centre at the sample's, 2 face widths across."""
+@dataclass
+class _Track:
+    """One face track's fits and schedule."""
+
+    fits: deque
+    seen: int = 0  # the aligner's frame count when this track was last swapped
+    swapped: int = 0  # frames of this track swapped
+    next: int = 0  # sampled when ``swapped`` reaches this
+    samples: int = 0  # samples handed over for this track
+    steady: bool = False  # its fits agree (within ``steady``): sampled every ``every`` frames, not ``first_every``
+    correction: np.ndarray | None = field(default=None, repr=False)
+
+
+def _spread(fits: np.ndarray, median: np.ndarray) -> float:
+    """Block px: the median over (K, 2, 3) ``fits`` of how far each moves the block's corners from where
+    ``median`` does."""
     b = wm.MARK_SPEC.size
-    k = (SAMPLE / SAMPLE_FACE_WIDTHS) / (b / wm.MARK_SPEC.coverage)
-    c_b, c_s = (b - 1) / 2.0, (SAMPLE - 1) / 2.0
-    return np.array([[k, 0.0, c_s - k * c_b], [0.0, k, c_s - k * c_b], [0.0, 0.0, 1.0]])
+    corners = np.array([[0.0, 0.0, 1.0], [b, 0.0, 1.0], [0.0, b, 1.0], [b, b, 1.0]]).T  # (3, 4)
+    d = (fits - median) @ corners  # (K, 2, 4)
+    return float(np.median(np.max(np.hypot(d[:, 0], d[:, 1]), axis=1)))
 
 
 def _h(m: np.ndarray) -> np.ndarray:
@@ -62,22 +88,25 @@ def _h(m: np.ndarray) -> np.ndarray:
 
 
 class MarkAligner:
-    """Keeps a watermark embedder's ``correction`` on the swapped face. Owns one image-mode face landmarker, built
-    here (never per frame), and, with ``background`` (the default), one thread that runs it: the frame loop only
-    warps the two views (1.3-1.8 ms for both, p50 on webcam_720p) and hands them over, so no frame waits the 16 ms
-    of the two face meshes. A view pair that arrives while the thread is busy is skipped. ``background=False`` fits
-    on the calling thread (repeatable: ``convert``, benchmarks, tests). ``close`` stops the thread and releases the
-    landmarker."""
+    """Keeps a watermark embedder's corrections on the swapped faces, one per face track. Owns one image-mode face
+    landmarker, built here (never per frame), and, with ``background`` (the default), one thread that runs it: the
+    frame loop only copies the two regions (0.5 ms for both, p50 on webcam_720p) and hands them over, so no frame
+    waits the 16 ms of the two face meshes. A pair that arrives while the thread is busy is skipped.
+    ``background=False`` fits on the calling thread (repeatable: ``convert``, benchmarks, tests). ``close`` stops the
+    thread and releases the landmarker."""
 
     def __init__(self, config: MarkAlignConfig = MarkAlignConfig(), *, background: bool = True) -> None:
         self.config = config
         self._landmarker = FaceLandmarker(LandmarkerConfig(max_faces=1, video=False))
-        self._b2s = _block_to_sample()
-        self._fits: deque[np.ndarray] = deque(maxlen=config.keep)
+        self._tracks: dict[int, _Track] = {}
+        self._recent: deque[np.ndarray] = deque(maxlen=config.keep)  # the latest fits of any track
         self._frames = 0
-        self._to_view = np.eye(3)
-        self._input_view: np.ndarray | None = None
-        self.correction: np.ndarray | None = None  # (2, 3) block -> block, the median of the fits
+        self._roi = (0, 0, 0, 0)  # (x0, y0, x1, y1) frame px of the pending ``before``
+        self._input_roi: np.ndarray | None = None
+        self._track = -1  # the track of the pending ``before``
+        # (2, 3) block -> block: the median of the latest fits of any track, for faces whose track has none yet
+        self.correction: np.ndarray | None = None
+        self.corrections: dict[int, np.ndarray] = {}  # by track: the median of its own fits; replaced, never changed
         self.samples = self.rejected = self.skipped = 0
         self._generation = 0  # bumped by reset: a fit of the model before is not kept
         self._cond = threading.Condition()
@@ -92,41 +121,74 @@ class MarkAligner:
         """Forgets the fits (another model paints its faces elsewhere)."""
         with self._cond:
             self._generation += 1
-            self._fits.clear()
+            self._tracks.clear()
+            self._recent.clear()
             self._frames = 0
             self._job = None
             self.correction = None
+            self.corrections = {}
 
     def apply(self, embedder: wm.WatermarkEmbedder | None) -> None:
-        """Before a frame's composite: the current correction onto the embedder that will draw it."""
+        """Before a frame's composite: the current corrections onto the embedder that will draw it (references to
+        objects the fits replace, never change)."""
         if embedder is not None:
-            embedder.correction = self.correction
+            embedder.correction, embedder.corrections = self.correction, self.corrections
 
-    def due(self) -> bool:
-        """Counts one swapped frame; True when it is to be sampled."""
-        n, cfg = self._frames, self.config
+    def due(self, tracks: Sequence[int]) -> int | None:
+        """Counts one swapped frame for each of ``tracks`` (the face tracks of this frame's batch, in its order);
+        returns the position of the one to sample on this frame, or None: the track most behind its schedule
+        (fewest samples first), at most one per frame. A track is due ``first_every`` frames after its last sample
+        for its first ``first`` samples, then ``every`` frames after."""
+        cfg = self.config
         self._frames += 1
-        start = cfg.first * cfg.first_every
-        return n % cfg.first_every == 0 if n < start else (n - start) % cfg.every == cfg.every - 1
+        pick, best = None, None
+        for i, tid in enumerate(tracks):
+            t = self._tracks.get(tid)
+            if t is None:
+                t = self._tracks[tid] = _Track(deque(maxlen=cfg.keep))
+            t.seen = self._frames
+            if t.swapped >= t.next and (best is None or t.samples < best.samples):
+                pick, best = i, t
+            t.swapped += 1
+        if best is not None:
+            best.samples += 1
+            quick = best.samples < cfg.first or not best.steady
+            best.next = best.swapped - 1 + (cfg.first_every if quick else cfg.every)
+        if len(self._tracks) > len(tracks):  # forget the tracks gone for a while (bounded, whatever the video)
+            gone = [tid for tid, t in self._tracks.items() if self._frames - t.seen > cfg.forget]
+            if gone:
+                with self._cond:
+                    for tid in gone:
+                        del self._tracks[tid]
+                    self.corrections = {k: v for k, v in self.corrections.items() if k not in gone}
+        return pick
 
-    def _view(self, image: np.ndarray) -> np.ndarray:
-        return cv2.warpAffine(image, self._to_view[:2], (SAMPLE, SAMPLE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-
-    def before(self, image: np.ndarray, matrix: np.ndarray, embedder: wm.WatermarkEmbedder) -> None:
-        """On a frame to be sampled, before its composite: the input face is viewed exactly as ``sample`` will view
-        the swapped one, so that what the two measurements share (the view, the mesh's own bias in image mode)
-        cancels and only the model's offset remains."""
-        self._to_view = self._b2s @ _h(embedder.frame_to_block(matrix, corrected=False))  # frame -> view
-        self._input_view = self._view(image)
+    def before(self, image: np.ndarray, matrix: np.ndarray, embedder: wm.WatermarkEmbedder, track: int) -> None:
+        """On a frame to be sampled, before its composite: the region around the input face of ``track`` (its blend
+        ``matrix``) is kept, to be measured exactly as ``sample`` will measure the swapped one, so that what the two
+        measurements share (the region, the mesh's own bias in image mode) cancels and only the model's offset
+        remains."""
+        m = embedder.frame_to_block(matrix, corrected=False)
+        c = (wm.MARK_SPEC.size - 1) / 2.0
+        cx, cy = transform_points(np.array([[c, c]]), invert_affine(m))[0]
+        half = ROI_FACE_WIDTHS * wm.MARK_SPEC.face_width / math.sqrt(abs(float(np.linalg.det(m[:, :2])))) / 2
+        h, w = image.shape[:2]
+        x0, y0 = max(int(cx - half), 0), max(int(cy - half), 0)
+        x1, y1 = min(int(cx + half) + 1, w), min(int(cy + half) + 1, h)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return
+        self._roi = (x0, y0, x1, y1)
+        self._input_roi = image[y0:y1, x0:x1].copy()
+        self._track = track
 
     def sample(self, image: np.ndarray) -> None:
-        """After ``before`` on the same frame: views the finished (H, W, 3) uint8 RGB ``image`` and fits the offset
-        (on the thread, or here without one)."""
-        if self._input_view is None:
+        """After ``before`` on the same frame: keeps the same region of the finished (H, W, 3) uint8 RGB ``image``
+        and fits the offset (on the thread, or here without one)."""
+        if self._input_roi is None:
             return
-        job = (self._input_view, self._view(image), self._to_view, self._generation)
-        self._input_view = None
+        x0, y0, x1, y1 = self._roi
+        job = (self._input_roi, image[y0:y1, x0:x1].copy(), (x0, y0), self._track, self._generation)
+        self._input_roi = None
         if self._thread is None:
             self._fit(*job)
             return
@@ -158,17 +220,20 @@ class MarkAligner:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _measure(self, view: np.ndarray, to_view: np.ndarray) -> np.ndarray | None:
-        """(3, 3) frame -> mark block from the landmarks of the face in ``view`` (seen through ``to_view``)."""
-        faces = self._landmarker(Frame(view, self.samples, 0.0))
+    def _measure(self, roi: np.ndarray, origin: tuple[int, int]) -> np.ndarray | None:
+        """(3, 3) frame -> mark block from the landmarks of the face nearest the centre of ``roi`` (a region of the
+        frame whose top-left pixel is ``origin``)."""
+        faces = self._landmarker(Frame(roi, self.samples, 0.0))
         if not faces:
             return None
-        landmarks = transform_points(largest_face(faces).landmarks.astype(np.float64), invert_affine(to_view[:2]))
-        return _h(wm.block_matrix(landmarks))
+        h, w = roi.shape[:2]
+        face = min(faces, key=lambda f: float(np.hypot(*(f.landmarks.mean(axis=0) - (w / 2, h / 2)))))
+        return _h(wm.block_matrix(face.landmarks.astype(np.float64) + origin))
 
-    def _fit(self, input_view: np.ndarray, output_view: np.ndarray, to_view: np.ndarray, generation: int) -> bool:
+    def _fit(self, input_roi: np.ndarray, output_roi: np.ndarray, origin: tuple[int, int], track: int,
+             generation: int) -> bool:  # fmt: skip
         self.samples += 1
-        before, after = self._measure(input_view, to_view), self._measure(output_view, to_view)
+        before, after = self._measure(input_roi, origin), self._measure(output_roi, origin)
         if before is None or after is None:
             self.rejected += 1
             return False
@@ -185,8 +250,15 @@ class MarkAligner:
         with self._cond:
             if generation != self._generation:  # the model changed meanwhile
                 return False
-            self._fits.append(fit)
-            self.correction = np.median(np.stack(self._fits), axis=0)  # the embedder takes it at the next apply
+            self._recent.append(fit)
+            self.correction = np.median(np.stack(self._recent), axis=0)
+            t = self._tracks.get(track)
+            if t is not None:  # (else forgotten meanwhile)
+                t.fits.append(fit)
+                fits = np.stack(t.fits)
+                t.correction = np.median(fits, axis=0)
+                t.steady = len(fits) >= cfg.first and _spread(fits, t.correction) <= cfg.steady
+                self.corrections = {**self.corrections, track: t.correction}  # the embedder takes them at apply
         return True
 
     def close(self) -> None:

@@ -142,12 +142,13 @@ class FramePipeline:
         t2 = clock()
         model.swapper.infer(batch)
         t3 = clock()
-        aligner, mark = self.mark_aligner, model.swapper.mark
-        sampled = aligner is not None and mark is not None and len(batch) > 0 and aligner.due()
-        if aligner is not None:
+        aligner, mark, sampled = self.mark_aligner, model.swapper.mark, None
+        if aligner is not None and mark is not None and len(batch) > 0:
+            sampled = aligner.due([a.track_id for a in batch.aligned])
             aligner.apply(mark)
-            if sampled:  # now and then: the face viewed before and after (swapcam.live.mark_align)
-                aligner.before(frame.image, batch.aligned[0].matrix, mark)
+            if sampled is not None:  # now and then: a face viewed before and after (swapcam.live.mark_align)
+                face = batch.aligned[sampled]
+                aligner.before(frame.image, face.matrix, mark, face.track_id)
         t4 = clock()
         model.swapper.composite(frame.image, batch)
         t5 = clock()
@@ -155,7 +156,7 @@ class FramePipeline:
         tel.stage("infer", t3 - t2)
         tel.stage("composite", t5 - t4)
         self.last_ms.update(align=(t2 - t1) * 1e3, infer=(t3 - t2) * 1e3, composite=(t5 - t4) * 1e3)
-        if sampled:
+        if sampled is not None:
             aligner.sample(frame.image)
             tel.stage("mark align", (t4 - t3) + (clock() - t5))  # on the frame thread: the views (and the fit without
             # a thread of its own)

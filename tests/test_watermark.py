@@ -219,6 +219,85 @@ def test_the_mark_is_drawn_where_verify_finds_the_swapped_face(astronaut, detect
     assert z[True] > wm.Z_THRESHOLD and z[True] > 2 * z[False], z  # 7.7 and 0.5 (30 identical frames)
 
 
+class _TwoWayEngine:
+    """A stand-in model that paints the brighter face of each batch ``dx`` crop px to the right and the others
+    ``dx`` px to the left: two people whose swapped features sit on opposite sides of their inputs'."""
+
+    def __init__(self, size: int, dx: int) -> None:
+        self.info = ModelInfo(AlignSpec(size=size), "two-way", 0, "a", "a", "a2b")
+        self.dx = dx
+
+    def run(self, aligned: np.ndarray):
+        out = np.empty_like(aligned)
+        brightest = int(np.argmax(aligned.mean(axis=(1, 2, 3))))
+        for i, crop in enumerate(aligned):
+            d = self.dx if i == brightest else -self.dx
+            out[i] = np.roll(crop, d, axis=-1)
+        return out, np.ones((len(aligned), 1, *aligned.shape[2:]), np.float32)
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detect, monkeypatch):
+    """Two people in one frame (``--faces all``), whose swapped features the model paints on opposite sides: the
+    aligner fits each track on its own, so both faces' marks read where verify finds them; one correction shared by
+    both (the median of all fits, as before) leaves each face's mark off."""
+    from swapcam.live.mark_align import MarkAligner
+
+    big = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)[:600, 200:712]
+    image = np.ascontiguousarray(np.concatenate([big, hopper], axis=1))  # (600, 1024): two faces ~183 px wide
+    engine = _TwoWayEngine(128, 4)
+    expected = 4 / (engine.info.align.face_width / wm.MARK_SPEC.face_width)  # block px
+    centre = (wm.MARK_SPEC.size - 1) / 2.0
+    z = {}
+    for per_track in (True, False):
+        if not per_track:  # every face drawn with the one shared correction
+            monkeypatch.setattr(MarkAligner, "apply", lambda self, emb: setattr(emb, "correction", self.correction))
+        config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_align_thread=False)
+        with FramePipeline(engine, config) as pipeline:
+            frames = []
+            for i in range(30):
+                frame = Frame(image.copy(), i, i / 30)
+                assert pipeline(frame) == 2
+                frames.append(frame.image)
+            aligner = pipeline.mark_aligner
+            assert aligner.samples == 10 and aligner.rejected == 0 and len(aligner.corrections) == 2
+            shifts = sorted(float(c[0, :2] @ (centre, centre) + c[0, 2] - centre) for c in aligner.corrections.values())
+            # the face moved right in the frame, so its swapped face's block sits left of the input's, and back
+            assert abs(shifts[0] + expected) < 1.0 and abs(shifts[1] - expected) < 1.0, (shifts, expected)
+        faces = detect(frames[-1])  # verify's view: the swapped faces' own landmarks
+        assert len(faces) == 2
+        z[per_track] = sorted(
+            wm.read_mark(wm.block_coefficients(sum(wm.face_block(f, face.landmarks) for f in frames)), 30).z
+            for face in faces
+        )
+    assert z[True][0] > wm.Z_THRESHOLD and z[True][0] > 2 * z[False][1], z  # 8.8, 9.2 and 0.9, 2.2
+
+
+def test_the_aligner_samples_each_track_on_its_own_schedule():
+    """At most one face per frame; a new track is sampled five times in its first second whatever the others do,
+    then every ``every`` frames once its fits agree, and keeps the quick pace while they do not; a track gone for
+    ``forget`` frames is forgotten."""
+    from swapcam.live.mark_align import MarkAligner, MarkAlignConfig
+
+    config = MarkAlignConfig(first=5, first_every=6, every=150, forget=300)
+    aligner = MarkAligner(config, background=False)
+    try:
+        picks = [aligner.due([7, 9]) for _ in range(30)]
+        assert [i for i, p in enumerate(picks) if p == 0] == [0, 6, 12, 18, 24]
+        assert [i for i, p in enumerate(picks) if p == 1] == [1, 7, 13, 19, 25]  # the next frame, when both were due
+        aligner._tracks[7].steady = True  # track 7's fits agree, track 9's do not
+        picks = [aligner.due([7, 9]) for _ in range(180)]
+        assert [i for i, p in enumerate(picks) if p == 0] == [0, 150]  # one more at the quick pace, then every 150
+        assert len([p for p in picks if p == 1]) == 30  # still one in 6 frames
+        for _ in range(config.forget + 1):
+            aligner.due([9])
+        assert sorted(aligner._tracks) == [9]
+    finally:
+        aligner.close()
+
+
 def test_the_mark_stays_inside_the_blend_alpha(astronaut, detect):
     """Weighted by the blend's alpha: nothing outside the pasted rectangle, nothing where alpha is 0."""
     spec = AlignSpec(size=128)

@@ -124,6 +124,22 @@ as placed) and 3.3-5.0 after the downscale. The pipeline now measures the offset
 sets the embedder's ``correction``; with it (10 s of six clips, 2-s windows): the `fast` model after the downscale
 12 -> 15 of 23, after the crop and brightness 20 -> 21, mirrored 20 -> 22; the pass-through after crf 28 22 -> 23
 and after the downscale 17 -> 18 (benchmarks/results/watermark_model_fast.json, watermark.json).
+
+The evening of 2026-12-06: a correction per face track (``corrections``; the aligner fits each track on its own and
+keeps sampling a track every 6 frames while its fits scatter, and measures both faces in a region of the frame at its
+own resolution rather than in a 256 px view, which had left the `fast` model's webcam_720p block 0.5 px and 1-2 % in
+scale off), and the benchmark reads each track of a window on its own, as verify does (it had summed the largest face whatever its track, and webcam_720p's last window has a second,
+unswapped person). Pass-through after the downscale 18 -> 20 of 23 (webcam_720p 2 -> 4 of 4, at z 4.4-5.7); the
+`fast` model 15 -> 16, as written 22 -> 23, mirrored 22 -> 21, the rest unchanged. On the stage clip the `fast` model
+stays far from an oracle that draws the mark where verify's own tracker finds the unmarked swapped face (z 12-25 as
+written, 4.3-5.7 after crf 28, against 5-9 and 0.5-2.7): there the swapped face moves against the input's by +-2 block
+px and +-5 % in scale within a second, and the aligner's single fits scatter by several px. Registering verify's
+blocks to each other by their content changed nothing (they agree within 0.5 px), nor did sampling every frame
+(11.7, 16.2, 6.8 as written; 3.7, 2.8, 1.9 after crf 28): verify's landmarks on a small swapped face are off the
+input's by what only running verify's own tracker on the output would reproduce. Also looked at: reading only part of
+the band (after the downscale on webcam_720p the top half, radius 30-62, still carries nearly all of z: 4.9 against
+1.4 for 20-30) and a finer search (half-pixel steps and three scales: z 4.2-5.5 instead of 2.4-4.6 on the `fast`
+model's webcam_720p, but 507 readings would need a far higher threshold than 49 do).
 """
 
 from __future__ import annotations
@@ -374,7 +390,9 @@ class WatermarkEmbedder:
         # (2, 3) block -> block: where the swapped face's own landmarks put the block, from where the input's put it
         # (a model paints its person's features a few pixels from the input's); set by swapcam.live.mark_align, so
         # that the mark is drawn where verify, which sees only the swapped face, will look for it. None: identity.
+        # ``corrections`` holds them by face track (each person's own); ``correction`` is for the other tracks.
         self.correction: np.ndarray | None = None
+        self.corrections: dict[int, np.ndarray] = {}
         ys, xs = np.nonzero(codebook().amplitude > 0)  # where the mark can be non-zero, in the block
         self._support = np.array(
             [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]],
@@ -414,23 +432,24 @@ class WatermarkEmbedder:
         cv2.pow(local, MASK_P / 2, dst=local)
         return cv2.resize(local, (b, b), dst=self._factor, interpolation=cv2.INTER_LINEAR)
 
-    def frame_to_block(self, matrix: np.ndarray, *, corrected: bool = True) -> np.ndarray:
+    def frame_to_block(self, matrix: np.ndarray, *, corrected: bool = True, track: int | None = None) -> np.ndarray:
         """(2, 3) frame -> mark block, from the blend's (2, 3) frame -> crop ``matrix`` (the input face's
-        alignment); ``corrected``: moved by ``correction`` onto where the swapped face's landmarks put it."""
+        alignment); ``corrected``: moved by the correction of face ``track`` (else ``correction``) onto where the
+        swapped face's landmarks put it."""
         m = self._c2b[:, :2] @ matrix
         m[:, 2] += self._c2b[:, 2]
-        c = self.correction
+        c = self.corrections.get(track, self.correction) if track is not None else self.correction
         if corrected and c is not None:
             m = c[:, :2] @ m
             m[:, 2] += c[:, 2]
         return m
 
     def __call__(self, frame: np.ndarray, matrix: np.ndarray, alpha: np.ndarray | None = None,
-                 origin: tuple[int, int] = (0, 0)) -> None:  # fmt: skip
+                 origin: tuple[int, int] = (0, 0), track: int | None = None) -> None:  # fmt: skip
         """frame: (H, W, 3) uint8 RGB, changed in place; matrix: (2, 3) frame -> crop of the swapped face (the
         blend's); alpha: optional (h, w) float32 blend weights of the pasted rectangle whose top-left frame pixel
-        is ``origin``: the mark is weighted by it and kept inside it."""
-        m = self.frame_to_block(matrix)
+        is ``origin``: the mark is weighted by it and kept inside it; track: the face's track, for its correction."""
+        m = self.frame_to_block(matrix, track=track)
         top = frame_max_radius(math.sqrt(abs(float(np.linalg.det(m[:, :2])))))  # from block px per frame px
         if top < BAND[0] + 4:  # the face is too small to hold the band
             return
