@@ -52,7 +52,9 @@ class MarkAlignConfig:
     first: int = 5  # fits at the start, one every ``first_every`` swapped frames (neighbouring frames are alike)
     first_every: int = 6
     every: int = 150  # then one frame in this many (5 s at 30 fps), once the fits agree:
-    steady: float = 1.0  # block px: the median distance of the track's fits from their median, at the block's edge
+    # block px: the median distance of the track's fits from their median, at the mark's edge (single fits on large
+    # faces scatter by 0.6-1.9 px, on the stage clip's 82 px faces by 2.6-3.2)
+    steady: float = 2.0
     keep: int = 9  # the correction is the median of this many latest fits
     # a fit beyond these is not this face's (another face, a failed mesh) and is dropped
     max_shift: float = 12.0  # block px
@@ -75,11 +77,11 @@ class _Track:
 
 
 def _spread(fits: np.ndarray, median: np.ndarray) -> float:
-    """Block px: the median over (K, 2, 3) ``fits`` of how far each moves the block's corners from where
-    ``median`` does."""
-    b = wm.MARK_SPEC.size
-    corners = np.array([[0.0, 0.0, 1.0], [b, 0.0, 1.0], [0.0, b, 1.0], [b, b, 1.0]]).T  # (3, 4)
-    d = (fits - median) @ corners  # (K, 2, 4)
+    """Block px: the median over (K, 2, 3) ``fits`` of how far each moves the ends of the mark's envelope (its
+    ellipse's axes, 0.36 and 0.47 face widths from the centre) from where ``median`` does."""
+    c, fw = (wm.MARK_SPEC.size - 1) / 2.0, wm.MARK_SPEC.face_width
+    ends = np.array([[c - 0.36 * fw, c + 0.36 * fw, c, c], [c, c, c - 0.47 * fw, c + 0.47 * fw], [1.0] * 4])  # (3, 4)
+    d = (fits - median) @ ends  # (K, 2, 4)
     return float(np.median(np.max(np.hypot(d[:, 0], d[:, 1]), axis=1)))
 
 
@@ -152,8 +154,9 @@ class MarkAligner:
             t.swapped += 1
         if best is not None:
             best.samples += 1
-            quick = best.samples < cfg.first or not best.steady
-            best.next = best.swapped - 1 + (cfg.first_every if quick else cfg.every)
+            # after the first few, every ``every`` frames; a fit that finds the track's fits scattered brings its
+            # next sample forward (``_fitted``)
+            best.next = best.swapped - 1 + (cfg.first_every if best.samples < cfg.first else cfg.every)
         if len(self._tracks) > len(tracks):  # forget the tracks gone for a while (bounded, whatever the video)
             gone = [tid for tid, t in self._tracks.items() if self._frames - t.seen > cfg.forget]
             if gone:
@@ -250,16 +253,25 @@ class MarkAligner:
         with self._cond:
             if generation != self._generation:  # the model changed meanwhile
                 return False
-            self._recent.append(fit)
-            self.correction = np.median(np.stack(self._recent), axis=0)
-            t = self._tracks.get(track)
-            if t is not None:  # (else forgotten meanwhile)
-                t.fits.append(fit)
-                fits = np.stack(t.fits)
-                t.correction = np.median(fits, axis=0)
-                t.steady = len(fits) >= cfg.first and _spread(fits, t.correction) <= cfg.steady
-                self.corrections = {**self.corrections, track: t.correction}  # the embedder takes them at apply
+            self._fitted(track, fit)
         return True
+
+    def _fitted(self, track: int, fit: np.ndarray) -> None:
+        """Under the lock: a (2, 3) ``fit`` of ``track`` joins the medians; a track whose fits scatter by more than
+        ``steady`` is sampled again ``first_every`` frames from now."""
+        cfg = self.config
+        self._recent.append(fit)
+        self.correction = np.median(np.stack(self._recent), axis=0)
+        t = self._tracks.get(track)
+        if t is None:  # forgotten meanwhile
+            return
+        t.fits.append(fit)
+        fits = np.stack(t.fits)
+        t.correction = np.median(fits, axis=0)
+        t.steady = len(fits) >= cfg.first and _spread(fits, t.correction) <= cfg.steady
+        if len(fits) >= cfg.first and not t.steady:
+            t.next = min(t.next, t.swapped + cfg.first_every)
+        self.corrections = {**self.corrections, track: t.correction}  # the embedder takes them at apply
 
     def close(self) -> None:
         with self._cond:

@@ -13,9 +13,11 @@ frame replaces it), so the output never runs faster than the source and never sl
 
 The count cannot fall behind: windows are laid on absolute instants (``slot += interval``, never "now +
 interval"), so a wait or a sleep that overshoots is made up by the repeats of the windows it passed, each stamped
-with its own instant. A loaded machine that holds up this thread or a sink thread for a while is made up too: a
-sink's slot (``CadenceSlot``) folds repeats of the frame at its tail into that frame (``Output.repeats``) instead
-of dropping older frames, and the sink writes each of them when it gets to it. Only a stall longer than
+with its own instant. Their phase follows when processed frames arrive, a little per frame (``PHASE_GAIN``), so
+that a frame goes out as it arrives rather than waiting for a window laid by the first frame's timing. A loaded
+machine that holds up this thread or a sink thread for a while is made up too: a sink's slot (``CadenceSlot``)
+folds repeats of the frame at its tail into that frame (``Output.repeats``) instead of dropping older frames, and
+the sink writes each of them when it gets to it. Only a stall longer than
 ``CATCH_UP_S`` is given up (counted as "frames_skipped").
 """
 
@@ -93,6 +95,14 @@ def marked_frame(image: np.ndarray, text: str = "reconnecting...") -> np.ndarray
 
 
 CATCH_UP_S = 1.0  # a clock thread held up longer than this starts again from now (skipped windows are counted)
+# The windows follow when processed frames arrive (a phase-locked loop): each fresh frame moves them PHASE_GAIN of the
+# way towards its arrival, by at most PHASE_STEP of an interval (so the windows' spacing stays within 5 % of it).
+# Without it the windows kept the phase of the first frame for the whole run; that frame is often late (the model's
+# first inferences are slower), and every later frame then arrived before its window and waited for it: 3.6 ms a
+# frame for a first frame 20 ms late, 14 ms for 30 ms at 30 fps, and in the live benchmark some runs of the same
+# clip sat at p50 36-50 ms against 22 (2026-12-06, benchmarks/bench_live.py --mark-ab).
+PHASE_GAIN = 0.1
+PHASE_STEP = 0.05
 
 
 class Pacer:
@@ -117,6 +127,8 @@ class Pacer:
         self.dropped = 0  # processed frames replaced by a newer one before their slot came
         self.skipped = 0  # windows given up after this thread was held up for longer than CATCH_UP_S
         self.emitted = 0  # frames handed to the sinks (fresh, repeated and held)
+        self.phase_shift = 0.0  # s: how far the windows have moved in all towards when frames arrive (PHASE_GAIN)
+        self.max_phase_shift = 0.0  # s: the largest |phase_shift| so far
         self._marked: Frame | None = None  # this outage's marked frame
 
     def _emit(self, frame: Frame, t_out: float, fresh: bool) -> None:
@@ -154,7 +166,14 @@ class Pacer:
                     continue
                 if last is None:
                     slot = now
-                elif now < slot - half:  # this window had its frame: wait for the next (a newer may replace it)
+                else:  # the windows move a little towards when frames arrive (see PHASE_GAIN)
+                    step = PHASE_STEP * self.interval
+                    nudge = min(max(PHASE_GAIN * (now - slot), -step), step)
+                    slot += nudge
+                    self.phase_shift += nudge
+                    self.max_phase_shift = max(self.max_phase_shift, abs(self.phase_shift))
+                if last is not None and now < slot - half:  # this window had its frame: wait for the next (a newer
+                    # may replace it)
                     time.sleep(slot - half - now)
                     try:
                         newer = frames.get(timeout=0)

@@ -277,20 +277,32 @@ def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detec
 
 def test_the_aligner_samples_each_track_on_its_own_schedule():
     """At most one face per frame; a new track is sampled five times in its first second whatever the others do,
-    then every ``every`` frames once its fits agree, and keeps the quick pace while they do not; a track gone for
-    ``forget`` frames is forgotten."""
+    then every ``every`` frames while its fits agree, and every ``first_every`` frames while they scatter; a track
+    gone for ``forget`` frames is forgotten."""
     from swapcam.live.mark_align import MarkAligner, MarkAlignConfig
 
-    config = MarkAlignConfig(first=5, first_every=6, every=150, forget=300)
+    config = MarkAlignConfig(first=5, first_every=6, every=150, forget=300, steady=2.0)
     aligner = MarkAligner(config, background=False)
+    rng = np.random.default_rng(0)
+
+    def fits(track: int, scatter: float) -> None:  # what the face meshes would have measured: shifts in block px
+        for _ in range(config.first):
+            aligner._fitted(track, np.array([[1.0, 0.0, 2.0 + scatter * rng.standard_normal()], [0.0, 1.0, -1.0]]))
+
     try:
         picks = [aligner.due([7, 9]) for _ in range(30)]
         assert [i for i, p in enumerate(picks) if p == 0] == [0, 6, 12, 18, 24]
         assert [i for i, p in enumerate(picks) if p == 1] == [1, 7, 13, 19, 25]  # the next frame, when both were due
-        aligner._tracks[7].steady = True  # track 7's fits agree, track 9's do not
-        picks = [aligner.due([7, 9]) for _ in range(180)]
-        assert [i for i, p in enumerate(picks) if p == 0] == [0, 150]  # one more at the quick pace, then every 150
-        assert len([p for p in picks if p == 1]) == 30  # still one in 6 frames
+        fits(7, 0.1)  # track 7's fits agree (a large face), track 9's scatter by several px (a small one)
+        fits(9, 8.0)
+        assert aligner._tracks[7].steady and not aligner._tracks[9].steady
+        picks = []
+        for _ in range(180):
+            picks.append(aligner.due([7, 9]))
+            if picks[-1] == 1:  # each of track 9's samples lands as one more scattered fit
+                aligner._fitted(9, np.array([[1.0, 0.0, 2.0 + 8.0 * rng.standard_normal()], [0.0, 1.0, -1.0]]))
+        assert [i for i, p in enumerate(picks) if p == 0] == [144]  # 150 frames after its fifth sample (frame 24)
+        assert len([p for p in picks if p == 1]) >= 20  # about one in 7 frames (26 here), against 1 in 150
         for _ in range(config.forget + 1):
             aligner.due([9])
         assert sorted(aligner._tracks) == [9]
