@@ -99,7 +99,8 @@ class MarkAligner:
 
     def __init__(self, config: MarkAlignConfig = MarkAlignConfig(), *, background: bool = True) -> None:
         self.config = config
-        self._landmarker = FaceLandmarker(LandmarkerConfig(max_faces=1, video=False))
+        # two faces: a region of 3.5 face widths may hold someone else's too; the one nearest its centre is measured
+        self._landmarker = FaceLandmarker(LandmarkerConfig(max_faces=2, video=False))
         self._tracks: dict[int, _Track] = {}
         self._recent: deque[np.ndarray] = deque(maxlen=config.keep)  # the latest fits of any track
         self._frames = 0
@@ -140,7 +141,8 @@ class MarkAligner:
         """Counts one swapped frame for each of ``tracks`` (the face tracks of this frame's batch, in its order);
         returns the position of the one to sample on this frame, or None: the track most behind its schedule
         (fewest samples first), at most one per frame. A track is due ``first_every`` frames after its last sample
-        for its first ``first`` samples, then ``every`` frames after."""
+        for its first ``first`` samples, then ``every`` frames after, or ``first_every`` after a fit that found its
+        fits scattered (``_fitted``)."""
         cfg = self.config
         self._frames += 1
         pick, best = None, None

@@ -158,8 +158,8 @@ class FramePipeline:
         self.last_ms.update(align=(t2 - t1) * 1e3, infer=(t3 - t2) * 1e3, composite=(t5 - t4) * 1e3)
         if sampled is not None:
             aligner.sample(frame.image)
-            tel.stage("mark align", (t4 - t3) + (clock() - t5))  # on the frame thread: the views (and the fit without
-            # a thread of its own)
+            tel.stage("mark align", (t4 - t3) + (clock() - t5))  # on the frame thread: the two region copies (and the
+            # fit without a thread of its own)
         tel.processed(len(batch))
         return len(batch)
 
