@@ -35,14 +35,14 @@ import math
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from swapcam.core import watermark as wm
 from swapcam.core.align import invert_affine, transform_points
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
-from swapcam.core.messages import Frame
+from swapcam.core.messages import AlignedFace, Frame
 
 ROI_FACE_WIDTHS = 3.5  # the sampled region around the face, at the frame's own resolution
 
@@ -73,7 +73,6 @@ class _Track:
     next: int = 0  # sampled when ``swapped`` reaches this
     samples: int = 0  # samples handed over for this track
     steady: bool = False  # its fits agree (within ``steady``): sampled every ``every`` frames, not ``first_every``
-    correction: np.ndarray | None = field(default=None, repr=False)
 
 
 def _spread(fits: np.ndarray, median: np.ndarray) -> float:
@@ -137,8 +136,8 @@ class MarkAligner:
         if embedder is not None:
             embedder.correction, embedder.corrections = self.correction, self.corrections
 
-    def due(self, tracks: Sequence[int]) -> int | None:
-        """Counts one swapped frame for each of ``tracks`` (the face tracks of this frame's batch, in its order);
+    def due(self, faces: Sequence[AlignedFace]) -> int | None:
+        """Counts one swapped frame for the track of each of ``faces`` (this frame's batch, in its order);
         returns the position of the one to sample on this frame, or None: the track most behind its schedule
         (fewest samples first), at most one per frame. A track is due ``first_every`` frames after its last sample
         for its first ``first`` samples, then ``every`` frames after, or ``first_every`` after a fit that found its
@@ -146,7 +145,8 @@ class MarkAligner:
         cfg = self.config
         self._frames += 1
         pick, best = None, None
-        for i, tid in enumerate(tracks):
+        for i, face in enumerate(faces):
+            tid = face.track_id
             t = self._tracks.get(tid)
             if t is None:
                 t = self._tracks[tid] = _Track(deque(maxlen=cfg.keep))
@@ -159,7 +159,7 @@ class MarkAligner:
             # after the first few, every ``every`` frames; a fit that finds the track's fits scattered brings its
             # next sample forward (``_fitted``)
             best.next = best.swapped - 1 + (cfg.first_every if best.samples < cfg.first else cfg.every)
-        if len(self._tracks) > len(tracks):  # forget the tracks gone for a while (bounded, whatever the video)
+        if len(self._tracks) > len(faces):  # forget the tracks gone for a while (bounded, whatever the video)
             gone = [tid for tid, t in self._tracks.items() if self._frames - t.seen > cfg.forget]
             if gone:
                 with self._cond:
@@ -269,11 +269,11 @@ class MarkAligner:
             return
         t.fits.append(fit)
         fits = np.stack(t.fits)
-        t.correction = np.median(fits, axis=0)
-        t.steady = len(fits) >= cfg.first and _spread(fits, t.correction) <= cfg.steady
+        median = np.median(fits, axis=0)
+        t.steady = len(fits) >= cfg.first and _spread(fits, median) <= cfg.steady
         if len(fits) >= cfg.first and not t.steady:
             t.next = min(t.next, t.swapped + cfg.first_every)
-        self.corrections = {**self.corrections, track: t.correction}  # the embedder takes them at apply
+        self.corrections = {**self.corrections, track: median}  # the embedder takes them at apply
 
     def close(self) -> None:
         with self._cond:

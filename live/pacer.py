@@ -172,8 +172,7 @@ class Pacer:
                     slot += nudge
                     self.phase_shift += nudge
                     self.max_phase_shift = max(self.max_phase_shift, abs(self.phase_shift))
-                if last is not None and now < slot - half:  # this window had its frame: wait for the next (a newer
-                    # may replace it)
+                if now < slot - half:  # this window had its frame: wait for the next (a newer may replace it)
                     time.sleep(slot - half - now)
                     try:
                         newer = frames.get(timeout=0)

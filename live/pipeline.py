@@ -144,7 +144,7 @@ class FramePipeline:
         t3 = clock()
         aligner, mark, sampled = self.mark_aligner, model.swapper.mark, None
         if aligner is not None and mark is not None and len(batch) > 0:
-            sampled = aligner.due([a.track_id for a in batch.aligned])
+            sampled = aligner.due(batch.aligned)
             aligner.apply(mark)
             if sampled is not None:  # now and then: a face viewed before and after (swapcam.live.mark_align)
                 face = batch.aligned[sampled]

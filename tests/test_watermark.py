@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from fractions import Fraction
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -279,18 +280,19 @@ def test_the_aligner_samples_each_track_on_its_own_schedule():
     """At most one face per frame; a new track is sampled five times in its first second whatever the others do,
     then every ``every`` frames while its fits agree, and every ``first_every`` frames while they scatter; a track
     gone for ``forget`` frames is forgotten."""
-    from swapcam.live.mark_align import MarkAligner, MarkAlignConfig
+    from swapcam.live.mark_align import MarkAlignConfig, MarkAligner
 
     config = MarkAlignConfig(first=5, first_every=6, every=150, forget=300, steady=2.0)
     aligner = MarkAligner(config, background=False)
     rng = np.random.default_rng(0)
+    both = [SimpleNamespace(track_id=7), SimpleNamespace(track_id=9)]  # a batch's faces, as ``due`` reads them
 
     def fits(track: int, scatter: float) -> None:  # what the face meshes would have measured: shifts in block px
         for _ in range(config.first):
             aligner._fitted(track, np.array([[1.0, 0.0, 2.0 + scatter * rng.standard_normal()], [0.0, 1.0, -1.0]]))
 
     try:
-        picks = [aligner.due([7, 9]) for _ in range(30)]
+        picks = [aligner.due(both) for _ in range(30)]
         assert [i for i, p in enumerate(picks) if p == 0] == [0, 6, 12, 18, 24]
         assert [i for i, p in enumerate(picks) if p == 1] == [1, 7, 13, 19, 25]  # the next frame, when both were due
         fits(7, 0.1)  # track 7's fits agree (a large face), track 9's scatter by several px (a small one)
@@ -298,13 +300,13 @@ def test_the_aligner_samples_each_track_on_its_own_schedule():
         assert aligner._tracks[7].steady and not aligner._tracks[9].steady
         picks = []
         for _ in range(180):
-            picks.append(aligner.due([7, 9]))
+            picks.append(aligner.due(both))
             if picks[-1] == 1:  # each of track 9's samples lands as one more scattered fit
                 aligner._fitted(9, np.array([[1.0, 0.0, 2.0 + 8.0 * rng.standard_normal()], [0.0, 1.0, -1.0]]))
         assert [i for i, p in enumerate(picks) if p == 0] == [144]  # 150 frames after its fifth sample (frame 24)
         assert len([p for p in picks if p == 1]) >= 20  # about one in 7 frames (26 here), against 1 in 150
         for _ in range(config.forget + 1):
-            aligner.due([9])
+            aligner.due(both[1:])
         assert sorted(aligner._tracks) == [9]
     finally:
         aligner.close()
