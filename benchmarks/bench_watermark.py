@@ -14,8 +14,11 @@ written to benchmarks/results/watermark.json.
    the live pipeline (a real model with ``--model``, else a pass-through "model" of ``--resolution`` px that
    returns its input face, so the figures are those of the mark and not of a model's looks; the pipeline's mark
    aligner fits on the frame thread here, so that a run repeats to the digit) and written as
-   convert writes it (x264 crf 18). Then: as written; x264 crf 28; 640x360 and crf 28; 10 % of the frame cut from
-   each border (crf 18); brightness x1.1 and x0.9 (crf 18); mirrored left-right (crf 18). Each attacked file is
+   convert writes it (x264 crf 18). Then: as written; x264 crf 28; scaled to 640x360 and sent as a WebRTC call
+   sends it (real time, constant bit rate; VP8 and H.264 at libwebrtc's target for 640x360, 500 kbps, and VP8 at its
+   minimum, 150 kbps); 640x360 and x264 crf 28 (62-243 kbps on these clips, under a call's minimum for most); 10 %
+   of the frame cut from each border (crf 18); brightness x1.1 and x0.9 (crf 18); mirrored left-right (crf 18).
+   Each attacked file is
    read back as ``swapcam verify`` reads it (landmarks again, up to 4 faces tracked, each track read on its own and
    the window marked when any track is) and judged per 2-second window (``--windows``: per window of each length
    given, one table each, from the same reading).
@@ -32,7 +35,7 @@ import io
 import math
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -99,14 +102,36 @@ def to_canvas(image: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(img, 0, 0, left, w - img.shape[1] - left, cv2.BORDER_REFLECT)
 
 
-def encode(frames, fps: float, crf: int) -> bytes:
+@dataclass(frozen=True)
+class Encoding:
+    """How an attacked clip is written: x264 at a constant quality (``crf``), or, with ``kbps``, a real-time encoder
+    held to a video call's bit rate (libwebrtc's settings: no look-ahead, constant bit rate, a one-second buffer)."""
+
+    codec: str = "libx264"  # or "libvpx" (VP8, the browsers' default for WebRTC calls)
+    crf: int = 18
+    kbps: int | None = None
+
+    def options(self) -> dict[str, str]:
+        if self.kbps is None:
+            return {"crf": str(self.crf), "preset": "veryfast"}
+        if self.codec == "libvpx":
+            return {"deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "minrate": f"{self.kbps}k",
+                    "maxrate": f"{self.kbps}k", "bufsize": f"{self.kbps}k", "undershoot-pct": "100",
+                    "overshoot-pct": "15", "g": "3000"}  # fmt: skip
+        return {"preset": "veryfast", "tune": "zerolatency",
+                "x264-params": f"vbv-maxrate={self.kbps}:vbv-bufsize={self.kbps}:keyint=3000"}  # fmt: skip
+
+
+def encode(frames, fps: float, how: Encoding = Encoding()) -> bytes:
     import av
 
     buf = io.BytesIO()
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(buf, "w", format="mp4") as out:
-        s = out.add_stream("libx264", rate=rate)
-        s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": "veryfast"}
+    with av.open(buf, "w", format="webm" if how.codec == "libvpx" else "mp4") as out:
+        s = out.add_stream(how.codec, rate=rate)
+        s.pix_fmt, s.options = "yuv420p", how.options()
+        if how.kbps is not None:
+            s.bit_rate = how.kbps * 1000
         first = True
         for i, f in enumerate(frames):
             if first:
@@ -129,21 +154,29 @@ def decode(data: bytes):
             yield f.to_ndarray(format="rgb24")
 
 
+def _to_360p(f: np.ndarray) -> np.ndarray:
+    return cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
+
+
+# name: (what is done to each frame, how the result is written). The calls' bit rates are libwebrtc's for 640x360
+# (media/engine/simulcast.cc: target 500, minimum 150 kbps); at crf 28 the 360p clips take 62-243 kbps.
 ATTACKS = {
-    "as_written": None,
-    "x264_crf28": lambda f: f,
-    "downscale_640x360_crf28": lambda f: cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA),
-    "crop_10pct_each_border": lambda f: np.ascontiguousarray(
-        f[
-            round(0.1 * f.shape[0]) : -round(0.1 * f.shape[0]),
-            round(0.1 * f.shape[1]) : -round(0.1 * f.shape[1]),
-        ]
+    "as_written": (None, Encoding()),
+    "x264_crf28": (lambda f: f, Encoding(crf=28)),
+    "downscale_640x360_crf28": (_to_360p, Encoding(crf=28)),
+    "call_640x360_vp8_500kbps": (_to_360p, Encoding("libvpx", kbps=500)),
+    "call_640x360_h264_500kbps": (_to_360p, Encoding(kbps=500)),
+    "call_640x360_vp8_150kbps": (_to_360p, Encoding("libvpx", kbps=150)),
+    "crop_10pct_each_border": (
+        lambda f: np.ascontiguousarray(
+            f[round(0.1 * f.shape[0]) : -round(0.1 * f.shape[0]), round(0.1 * f.shape[1]) : -round(0.1 * f.shape[1])]
+        ),
+        Encoding(),
     ),
-    "brightness_plus10pct": lambda f: cv2.convertScaleAbs(f, alpha=1.1),
-    "brightness_minus10pct": lambda f: cv2.convertScaleAbs(f, alpha=0.9),
-    "mirrored": lambda f: np.ascontiguousarray(f[:, ::-1]),  # a mirrored camera view (crf 18)
+    "brightness_plus10pct": (lambda f: cv2.convertScaleAbs(f, alpha=1.1), Encoding()),
+    "brightness_minus10pct": (lambda f: cv2.convertScaleAbs(f, alpha=0.9), Encoding()),
+    "mirrored": (lambda f: np.ascontiguousarray(f[:, ::-1]), Encoding()),  # a mirrored camera view
 }
-ATTACK_CRF = {"x264_crf28": 28, "downscale_640x360_crf28": 28}
 
 
 def read_blocks(frames, fps: float, *, largest_only: bool = True):
@@ -293,14 +326,12 @@ def robustness(args, results: dict) -> None:
         if not path.is_file():
             continue
         frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png)
-        written = encode(frames, fps, 18)
+        written = encode(frames, fps)
         del frames
-        for attack, fn in ATTACKS.items():
-            if fn is None:
-                data = written
-            else:
-                data = encode((fn(f) for f in decode(written)), fps, ATTACK_CRF.get(attack, 18))
+        for attack, (fn, how) in ATTACKS.items():
+            data = written if fn is None else encode((fn(f) for f in decode(written)), fps, how)
             blocks = read_blocks(decode(data), fps, largest_only=False)
+            kbps = round(len(data) * 8 * fps / max(len(blocks), 1) / 1000)
             for w, table in tables.items():
                 # a clip with a face: verify finds one in at least half of the window's frames (the stage clip's first
                 # 2 s have a face in 1-3 of 60 frames, since the small faces are found only now and then)
@@ -317,7 +348,7 @@ def robustness(args, results: dict) -> None:
                 row["z"] += [round(r.z, 2) for r in readings]
                 per_clip.setdefault(name, {}).setdefault(f"{w:g}s", {})[attack] = {
                     "clips": len(readings), "detected": sum(r.marked for r in readings),
-                    "z": [round(r.z, 2) for r in readings]}  # fmt: skip
+                    "z": [round(r.z, 2) for r in readings], "kbps": kbps}  # fmt: skip
                 print(f"{name:24s} {attack:26s} {w:4g} s windows {len(readings):3d} detected "
                       f"{sum(r.marked for r in readings):3d} z min {min((r.z for r in readings), default=0):6.2f} "
                       f"median {np.median([r.z for r in readings]) if readings else 0:6.2f}", flush=True)  # fmt: skip

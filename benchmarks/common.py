@@ -17,12 +17,20 @@ RESULTS = ROOT / "benchmarks" / "results"
 SHARED_DATA = Path(os.environ.get("SWAPCAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+# The vector extensions that decide this machine's speed: the same 2-core "AMD EPYC" has come both with AVX-512
+# (VNNI: int8 models run about 2x faster than fp32) and with AVX2 only (fp32 2-4x slower, int8 barely faster)
+SIMD_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
 def machine() -> dict[str, object]:
-    cpu = platform.processor() or "unknown"
+    cpu, flags = platform.processor() or "unknown", set()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():  # the first processor's lines: model, then flags
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
                 break
     except OSError:
         pass
@@ -32,6 +40,7 @@ def machine() -> dict[str, object]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "simd": [f for f in SIMD_FLAGS if f in flags],
         "python": platform.python_version(),
         "opencv": cv2.__version__,
         "mediapipe": mediapipe.__version__,

@@ -557,8 +557,9 @@ def test_the_output_clock_keeps_its_count_when_its_thread_and_a_sink_are_held_up
     frames.close()
     for t in threads:
         t.join(10)
-    assert pacer.repeated > 50 and pacer.skipped == 0 and sink.dropped == 0
-    assert len(written) == pacer.emitted
+    counts = f"repeated {pacer.repeated}, skipped {pacer.skipped}, dropped {sink.dropped}, written {len(written)}"
+    assert pacer.repeated > 50 and pacer.skipped == 0 and sink.dropped == 0, counts
+    assert len(written) == pacer.emitted, (counts, pacer.emitted)
     off = (np.array(written) - written[0]) * FPS - np.arange(len(written))  # in windows; a fresh frame: anywhere in it
     # one per window, in order; the windows may have moved a little towards when frames arrive (PHASE_GAIN): here
     # 0.16 windows at most, |off| up to 0.58

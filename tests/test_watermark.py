@@ -45,13 +45,19 @@ def _frames(path, n: int, fn=lambda f: f) -> list[np.ndarray]:
         return [np.ascontiguousarray(fn(f.to_ndarray(format="rgb24"))) for _, f in zip(range(n), c.decode(video=0))]
 
 
-def _encode(frames, dst, crf: int):
+def _encode(frames, dst, crf: int | None = 18, *, vp8_kbps: int | None = None):
+    """x264 at ``crf``, or with ``vp8_kbps`` VP8 as a WebRTC call sends it (real time, constant bit rate)."""
     import av
 
     with av.open(str(dst), "w") as out:
-        v = out.add_stream("libx264", rate=30)
+        v = out.add_stream("libvpx" if vp8_kbps else "libx264", rate=30)
         v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        v.options = {"crf": str(crf), "preset": "veryfast"}
+        if vp8_kbps:
+            v.bit_rate = vp8_kbps * 1000
+            v.options = {"deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "minrate": f"{vp8_kbps}k",
+                         "maxrate": f"{vp8_kbps}k", "bufsize": f"{vp8_kbps}k"}  # fmt: skip
+        else:
+            v.options = {"crf": str(crf), "preset": "veryfast"}
         for i, image in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             vf.pts, vf.time_base = i, Fraction(1, 30)
@@ -379,21 +385,29 @@ def test_verify_finds_a_mark_drawn_a_few_pixels_off(marked):
     assert "MARKED" in line and "block px off by the search" in line and "\n" not in line
 
 
-ATTACKS = {
-    "x264_crf28": (lambda f: f, 28),
-    # what a video call does to a 720p webcam: person_a's face reads z 11.4 here (threshold 4.0); webcam_720p's smooth
-    # face and the stage clip's small ones do not yet read reliably (see the README)
-    "downscale_640x360_crf28": (lambda f: cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA), 28),
-    "crop_10pct": (lambda f: f[72:-72, 128:-128], 18),
-    "brighter_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=1.1), 18),
-    "darker_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=0.9), 18),
+def _to_360p(f: np.ndarray) -> np.ndarray:
+    return cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
+
+
+ATTACKS = {  # name: (what is done to each frame, x264's crf or None, VP8's kbps or None)
+    "x264_crf28": (lambda f: f, 28, None),
+    # downscaled as a video call sends a 720p webcam, then x264 at crf 28 (person_a's 2 s at ~120 kbps): person_a's face
+    # reads z 11.4 here (threshold 4.0); webcam_720p's smooth face and the stage clip's small ones do not yet read
+    # reliably at this rate (see the README)
+    "downscale_640x360_crf28": (_to_360p, 28, None),
+    # a WebRTC call's 640x360 at its target bit rate (libwebrtc's simulcast table: 500 kbps)
+    "call_640x360_vp8_500kbps": (_to_360p, None, 500),
+    "crop_10pct": (lambda f: f[72:-72, 128:-128], 18, None),
+    "brighter_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=1.1), 18, None),
+    "darker_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=0.9), 18, None),
 }
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_the_mark_survives_reencodes_a_downscale_a_crop_and_brightness(marked, tmp_path, attack):
-    fn, crf = ATTACKS[attack]
-    path = _encode(_frames(marked[0], 10_000, fn), tmp_path / f"{attack}.mp4", crf)
+    fn, crf, kbps = ATTACKS[attack]
+    suffix = ".webm" if kbps else ".mp4"
+    path = _encode(_frames(marked[0], 10_000, fn), tmp_path / f"{attack}{suffix}", crf, vp8_kbps=kbps)
     verdict = verify_file(path)
     assert verdict.marked, f"{attack}: z {verdict.best.reading.z if verdict.best else None}"
 
