@@ -1,11 +1,12 @@
 """The invisible watermark (issue 16): put in by the live pipeline (convert and live run the same ``FaceSwap``),
-read back by ``swapcam verify`` after x264 at crf 28, a 10 % border crop and brightness +-10 %; absent from unmarked
+read back by ``swapcam verify`` after x264 at crf 28, a 640x360 downscale (at crf 28, and as a WebRTC call sends it at
+500 kbps), a 10 % border crop and brightness +-10 %; absent from unmarked
 footage and from output made with ``provenance=False``; one-line errors.
 
 The marked clip is swapped by the real pipeline with a pass-through 128 px "model" (it returns the face it is
 given), so that the figures are the mark's and not a model's looks; the mark is drawn in the frame after the
-blend, at the frame's resolution, whatever the model's. Figures over all the footage, and the 640x360 downscale
-that the mark survives only on some clips, are in benchmarks/bench_watermark.py."""
+blend, at the frame's resolution, whatever the model's. Figures over all the footage, and the low bit rates at
+640x360 that the mark survives only on some clips, are in benchmarks/bench_watermark.py."""
 
 from __future__ import annotations
 
@@ -52,10 +53,11 @@ def _encode(frames, dst, crf: int | None = 18, *, vp8_kbps: int | None = None):
     with av.open(str(dst), "w") as out:
         v = out.add_stream("libvpx" if vp8_kbps else "libx264", rate=30)
         v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        if vp8_kbps:
+        if vp8_kbps:  # the options of benchmarks/bench_watermark.Encoding
             v.bit_rate = vp8_kbps * 1000
             v.options = {"deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "minrate": f"{vp8_kbps}k",
-                         "maxrate": f"{vp8_kbps}k", "bufsize": f"{vp8_kbps}k"}  # fmt: skip
+                         "maxrate": f"{vp8_kbps}k", "bufsize": f"{vp8_kbps}k", "undershoot-pct": "100",
+                         "overshoot-pct": "15", "g": "3000"}  # fmt: skip
         else:
             v.options = {"crf": str(crf), "preset": "veryfast"}
         for i, image in enumerate(frames):
@@ -395,7 +397,7 @@ ATTACKS = {  # name: (what is done to each frame, x264's crf or None, VP8's kbps
     # reads z 11.4 here (threshold 4.0); webcam_720p's smooth face and the stage clip's small ones do not yet read
     # reliably at this rate (see the README)
     "downscale_640x360_crf28": (_to_360p, 28, None),
-    # a WebRTC call's 640x360 at its target bit rate (libwebrtc's simulcast table: 500 kbps)
+    # a WebRTC call's 640x360 at its target bit rate (libwebrtc's simulcast table: 500 kbps): z 18.6 here
     "call_640x360_vp8_500kbps": (_to_360p, None, 500),
     "crop_10pct": (lambda f: f[72:-72, 128:-128], 18, None),
     "brighter_10pct": (lambda f: cv2.convertScaleAbs(f, alpha=1.1), 18, None),
