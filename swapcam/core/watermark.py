@@ -338,7 +338,7 @@ class WatermarkEmbedder:
         swapped face's landmarks put it."""
         m = self._c2b[:, :2] @ matrix
         m[:, 2] += self._c2b[:, 2]
-        c = self.corrections.get(track, self.correction) if track is not None else self.correction
+        c = self.corrections.get(track, self.correction)  # track None: not a key
         if corrected and c is not None:
             m = c[:, :2] @ m
             m[:, 2] += c[:, 2]
