@@ -15,8 +15,9 @@ Results: benchmarks/results/live.json. Goals (issue 5, 2 cores): >= 60 fps offli
 
     python benchmarks/bench_live.py --model MODEL --mark-ab 3
 
-instead times what the invisible watermark costs the live loop (issue 16): the live run of each clip, alternately
-with provenance on (metadata and mark) and off (``--no-provenance``), RUNS times each; results in
+instead times what the invisible watermark costs the live loop (issue 16): the live run of each clip, in turn with
+provenance on (metadata and mark, placed by the sampled aligner: the default), on with ``--exact-mark`` (verify's
+tracker on every frame places the marks) and off (``--no-provenance``), RUNS times each; results in
 benchmarks/results/live_mark_ab.json.
 """
 
@@ -67,8 +68,8 @@ def model_only(model: str) -> dict:
 
 
 def mark_ab(model: str, clips: list[str], runs: int) -> None:
-    """Alternating live runs with the mark and without: capture->sink latency and the composite stage (where the
-    mark is drawn), per run."""
+    """Live runs in turn with the mark (sampled aligner), with the mark placed exactly, and without: capture->sink
+    latency, the composite stage (where the mark is drawn) and the exact placement's own stage, per run."""
     results: dict = {"model": str(model), "runs_each": runs, "clips": {}}
     for name in clips:
         clip = SHARED_DATA / "clips" / f"{name}.mp4"
@@ -76,23 +77,27 @@ def mark_ab(model: str, clips: list[str], runs: int) -> None:
             sys.exit(f"bench_live: {clip} not found (see ../shared/data/SOURCES.md)")
         rows = []
         for _ in range(runs):
-            for mark in (True, False):
-                options = SinkOptions(provenance=mark, vcam_backend="bench-null")
-                live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=options, status=False))
+            for mode in ("on", "exact", "off"):
+                options = SinkOptions(provenance=mode != "off", vcam_backend="bench-null")
+                live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=options, status=False,
+                                           exact_mark=mode == "exact"))  # fmt: skip
                 lat = live["latency_capture_to_sink"]
-                stages = {k: v["p50_ms"] for k, v in live["stages"].items() if k in ("landmarks", "infer", "composite")}
-                rows.append({"mark": mark, "latency_ms": lat, "dropped": live["dropped_capture"],
+                stages = {k: v["p50_ms"] for k, v in live["stages"].items()
+                          if k in ("landmarks", "infer", "composite", "mark track")}  # fmt: skip
+                rows.append({"mark": mode, "latency_ms": lat, "dropped": live["dropped_capture"],
                              "frames_in": live["frames_in"], "stages_p50_ms": stages})  # fmt: skip
-                print(f"{name:>12} mark {'on ' if mark else 'off'}: capture->vcam p50/p95 {lat['p50_ms']}/"
-                      f"{lat['p95_ms']} ms, composite p50 {stages['composite']} ms, dropped "
-                      f"{live['dropped_capture']}", flush=True)  # fmt: skip
+                print(f"{name:>12} mark {mode:5s}: capture->vcam p50/p95 {lat['p50_ms']}/{lat['p95_ms']} ms, "
+                      f"composite p50 {stages['composite']} ms, mark track p50 {stages.get('mark track', 0)} ms, "
+                      f"dropped {live['dropped_capture']}", flush=True)  # fmt: skip
         summary = {}
-        for mark in (True, False):
-            mine = [r for r in rows if r["mark"] == mark]
-            summary["on" if mark else "off"] = {
+        for mode in ("on", "exact", "off"):
+            mine = [r for r in rows if r["mark"] == mode]
+            summary[mode] = {
                 "capture_to_vcam_p50_ms": [r["latency_ms"]["p50_ms"] for r in mine],
                 "capture_to_vcam_p95_ms": [r["latency_ms"]["p95_ms"] for r in mine],
                 "composite_p50_ms": [r["stages_p50_ms"]["composite"] for r in mine],
+                "mark_track_p50_ms": [r["stages_p50_ms"].get("mark track") for r in mine],
+                "dropped": [r["dropped"] for r in mine],
             }
         results["clips"][name] = {"runs": rows, "summary": summary}
     print(f"wrote {write_results('live_mark_ab', results)}")
@@ -104,7 +109,8 @@ def main() -> None:
     parser.add_argument("--int8", help="its int8 variant (benchmarked too)")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS))
     parser.add_argument("--mark-ab", type=int, metavar="RUNS",
-                        help="instead: RUNS alternating live runs each with the watermark and without")  # fmt: skip
+                        help="instead: RUNS live runs each with the watermark (sampled aligner), with it placed "
+                        "exactly (--exact-mark) and without, in turn")  # fmt: skip
     args = parser.parse_args()
     import pyvirtualcam
 

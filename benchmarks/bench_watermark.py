@@ -272,9 +272,13 @@ def cost(results: dict) -> None:
     print("cost", out, flush=True)
 
 
-def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None):
-    """The clip on the 720p canvas swapped with the mark (and, for the PSNR, without): the marked frames."""
-    on = FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False))  # repeatable
+def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None, *, exact: bool = True):
+    """The clip on the 720p canvas swapped with the mark (and, for the PSNR, without): the marked frames. ``exact``:
+    as ``convert`` (and ``live --exact-mark``) place the marks, by verify's tracker on every swapped frame
+    (swapcam.live.mark_track); else as the live loop does by default, by the sampled aligner (swapcam.live.mark_align,
+    run in line here so that a run is repeatable)."""
+    on = FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False,
+                                              mark_exact=exact))  # fmt: skip
     off = FramePipeline(engine, PipelineConfig(swap=replace(SwapConfig(), watermark=False)))
     frames, fps = [], probe_video(path).fps
     try:
@@ -325,7 +329,7 @@ def robustness(args, results: dict) -> None:
         path = SHARED_DATA / "clips" / name
         if not path.is_file():
             continue
-        frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png)
+        frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png, exact=args.aligner == "exact")
         written = encode(frames, fps)
         del frames
         for attack, (fn, how) in ATTACKS.items():
@@ -359,6 +363,7 @@ def robustness(args, results: dict) -> None:
             row["z_min"], row["z_median"] = (round(min(z), 2), round(float(np.median(z)), 2)) if z else (None, None)
     results["robustness"] = {
         "model": args.model or f"pass-through {args.resolution} px", "model_id": f"{mid:04x}",
+        "mark_placement": args.aligner,
         "clip": f"windows of {', '.join(f'{w:g}' for w in args.windows)} s (each a per-clip decision; a window counts "
                 f"when a face is found in at least {MIN_FACE_SHARE:.0%} of its frames), first {args.max_seconds:g} s "
                 "of each sample clip on a 1280x720 canvas",
@@ -496,6 +501,9 @@ def main() -> None:
     parser.add_argument("--windows", nargs="+", type=float, default=[WINDOW_S],
                         help="seconds per decision; several give a table each (default 2; the first is 'table')")
     parser.add_argument("--name", default="watermark", help="results file name (default: watermark)")
+    parser.add_argument("--aligner", choices=("exact", "sampled"), default="exact",
+                        help="where the marks go: exact, verify's tracker on every frame, as convert and live "
+                        "--exact-mark do (default); sampled, the live loop's default aligner")
     args = parser.parse_args()
     results: dict = {
         "parameters": {

@@ -15,6 +15,7 @@ import numpy as np
 from swapcam.core.align import AlignSpec, align_face
 from swapcam.live.blend import BlendConfig, Blender, Roi
 from swapcam.live.color import ColorConfig, ColorTransfer
+from swapcam.live.mark_track import MarkCall
 from swapcam.live.mouth import MouthConfig, MouthPassThrough
 from swapcam.live.sharpen import SharpenConfig, Sharpener
 from swapcam.core.errors import SwapcamError
@@ -76,10 +77,13 @@ class FaceCompositor:
         self._sharpen = Sharpener(size, config.sharpen) if config.sharpen.amount > 0 else None
 
     def __call__(
-        self, frame: np.ndarray, aligned: AlignedFace, swapped: np.ndarray, model_mask: np.ndarray | None = None
+        self, frame: np.ndarray, aligned: AlignedFace, swapped: np.ndarray, model_mask: np.ndarray | None = None,
+        deferred: list[MarkCall] | None = None,
     ) -> Roi:
         """frame: (H, W, 3) uint8, changed in place; swapped: (S, S, 3) uint8 RGB aligned like ``aligned``;
-        model_mask: optional (S, S) uint8 from the model, intersected with the landmark mask."""
+        model_mask: optional (S, S) uint8 from the model, intersected with the landmark mask; deferred: the mark is
+        not drawn but what it needs is appended here, for ``swapcam.live.mark_track`` to draw once the frame is
+        finished."""
         mask = crop_mask(aligned.landmarks, self.size, self.config.mask, out=self._mask)
         if model_mask is not None:
             np.minimum(mask, model_mask, out=mask)
@@ -92,7 +96,10 @@ class FaceCompositor:
         matrix = aligned.matrix if placement.identity else placed_matrix(aligned.matrix, self.size, placement)
         roi = self._blend(frame, recoloured, mask, matrix)
         if self.mark is not None and not roi.empty:  # the invisible watermark, on the pasted face at frame resolution
-            self.mark(frame, matrix, self._blend.alpha(roi), (roi.x0, roi.y0), aligned.track_id)
+            if deferred is not None:
+                deferred.append(MarkCall(matrix, self._blend.alpha(roi).copy(), (roi.x0, roi.y0), aligned.track_id))
+            else:
+                self.mark(frame, matrix, self._blend.alpha(roi), (roi.x0, roi.y0), aligned.track_id)
         return roi
 
 

@@ -72,6 +72,9 @@ class FaceSwap:
     ``--no-provenance`` gives, leaves it out. It is fixed for the life of the object, not a live setting.
     repeatable: True runs in line what a real-time loop hands to a thread (the watermark's aligner, see
     ``swapcam.live.mark_align``), so that the same input always gives the same output (``convert``).
+    exact_mark: the watermark is drawn where verify's own tracker finds each swapped face on that very frame
+    (``swapcam.live.mark_track``: one more face mesh per frame), not with the sampled aligner's correction; None
+    (the default): as ``repeatable`` (``convert`` does, the live loop does only with ``--exact-mark``).
     The model can be switched while frames go on: ``load_model`` on a side thread, then ``use_model``.
     """
 
@@ -79,7 +82,7 @@ class FaceSwap:
                  threads: int | None = None, plan: str | None = None, video: bool = True,
                  settings: SwapSettings | None = None, engine_config: EngineConfig | None = None,
                  telemetry: Telemetry | None = None, provenance: bool = True, info: ModelInfo | None = None,
-                 repeatable: bool = False, **changes: Any) -> None:  # fmt: skip
+                 repeatable: bool = False, exact_mark: bool | None = None, **changes: Any) -> None:  # fmt: skip
         self.provenance = bool(provenance)
         base = settings or SwapSettings()
         if not isinstance(base, SwapSettings):
@@ -98,7 +101,8 @@ class FaceSwap:
         opened = open_engine(str(model), engine, engine_config, info)
         try:
             config = PipelineConfig(swap=self._swap_config(self._settings), landmarks=LandmarkerConfig(video=video),
-                                    mark_align_thread=not repeatable)  # fmt: skip
+                                    mark_align_thread=not repeatable,
+                                    mark_exact=repeatable if exact_mark is None else exact_mark)  # fmt: skip
             self._pipeline = FramePipeline(opened, config, telemetry)
         except BaseException:
             opened.close()

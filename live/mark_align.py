@@ -27,6 +27,10 @@ do not (small faces, whose single fits scatter by several block px: the stage cl
 fitted is drawn with the median of the latest fits of any track (what the model does to faces in general), the very
 first ones with none. A new model starts from none again. Video only: in image mode (``FaceSwap(video=False)``,
 unrelated stills) the mark stays where the input's landmarks put it.
+
+This is the live loop's default. On a model's poorer swaps of small faces the offset wanders from frame to frame and
+no sampled correction follows it; ``convert`` (and ``live --exact-mark``) place the marks with ``verify``'s own tracker
+on every frame instead, at the cost of one more face mesh per frame (``swapcam.live.mark_track``).
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ class MarkAligner:
     landmarker, built here (never per frame), and, with ``background`` (the default), one thread that runs it: the
     frame loop only copies the two regions (0.5 ms for both, p50 on webcam_720p) and hands them over, so no frame
     waits the 16 ms of the two face meshes. A pair that arrives while the thread is busy is skipped.
-    ``background=False`` fits on the calling thread (repeatable: ``convert``, benchmarks, tests). ``close`` stops the
+    ``background=False`` fits on the calling thread (repeatable: benchmarks, tests). ``close`` stops the
     thread and releases the landmarker."""
 
     def __init__(self, config: MarkAlignConfig = MarkAlignConfig(), *, background: bool = True) -> None:

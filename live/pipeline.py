@@ -20,6 +20,7 @@ from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.live.coverage_watch import CoverageWatch
 from swapcam.live.mark_align import MarkAligner
+from swapcam.live.mark_track import MarkCall, OutputTracker
 from swapcam.live.swapper import FaceSwapper, SwapConfig
 from swapcam.live.telemetry import Telemetry
 
@@ -31,6 +32,9 @@ class PipelineConfig:
     # the watermark's aligner fits on a thread of its own (no frame waits for it); False: on the frame thread, so
     # that a run is repeatable (benchmarks, tests)
     mark_align_thread: bool = True
+    # True: verify's own tracker runs on every swapped frame and each mark is drawn where it finds that face on this
+    # very frame (swapcam.live.mark_track: one more face mesh per frame; ``convert``), instead of the sampled aligner
+    mark_exact: bool = False
 
 
 class ModelStage:
@@ -63,6 +67,8 @@ class FramePipeline:
         # keeps the watermark where verify will find it on the swapped face (swapcam.live.mark_align); video only:
         # a fit carries over to the next frames, and unrelated images (video=False) have none to share
         self.mark_aligner = self._aligner() if self._wants_aligner(config.swap) else None
+        self.mark_tracker = self._tracker(config.swap) if self._wants_tracker(config.swap) else None
+        self._mark_calls: list[MarkCall] = []  # the frame's marks, drawn once it is finished (``mark_tracker``)
         self.enabled = True  # the preview's `s` key turns the swap off and on
         self.last_ms: dict[str, float] = {}  # the last frame's stage times, ms
 
@@ -86,15 +92,25 @@ class FramePipeline:
         if model.swapper.config != self.config.swap:
             model.swapper.reconfigure(self.config.swap)
         old, self.model = self.model, model
-        if self.mark_aligner is not None and model is not old:
-            self.mark_aligner.reset()  # another model paints its faces elsewhere
+        if model is not old:  # another model paints its faces elsewhere
+            for fits in (self.mark_aligner, self.mark_tracker):
+                if fits is not None:
+                    fits.reset()
         return old
 
     def _aligner(self) -> MarkAligner:
         return MarkAligner(background=self.config.mark_align_thread)
 
+    def _tracker(self, swap: SwapConfig) -> OutputTracker:
+        # as many faces as the input's landmarker tracks: the landmarks of a tracked face do not depend on it
+        # (measured: identical with 1 and 4), a larger number only runs the face detector on more frames
+        return OutputTracker(self._tracked(swap))
+
     def _wants_aligner(self, swap: SwapConfig) -> bool:
-        return swap.watermark and self.config.landmarks.video
+        return swap.watermark and self.config.landmarks.video and not self.config.mark_exact
+
+    def _wants_tracker(self, swap: SwapConfig) -> bool:
+        return swap.watermark and self.config.landmarks.video and self.config.mark_exact
 
     @staticmethod
     def _tracked(swap: SwapConfig) -> int:
@@ -113,6 +129,12 @@ class FramePipeline:
         elif not wanted and self.mark_aligner is not None:
             self.mark_aligner.close()
             self.mark_aligner = None
+        wanted = self._wants_tracker(swap)
+        if self.mark_tracker is not None and (not wanted or self._tracked(swap) != self._tracked(self.swapper.config)):
+            self.mark_tracker.close()
+            self.mark_tracker = None
+        if wanted and self.mark_tracker is None:
+            self.mark_tracker = self._tracker(swap)
         self.model.swapper.reconfigure(swap)
         self.config = replace(self.config, swap=swap)
 
@@ -133,6 +155,8 @@ class FramePipeline:
         """Align, infer and composite ``faces`` into ``frame`` in place; returns how many were swapped."""
         tel, clock = self.telemetry, time.perf_counter
         if not faces or not self.enabled:
+            if self.mark_tracker is not None and self.enabled:
+                self.mark_tracker.draw(frame, [], None)  # verify's tracker sees every frame, as verify does
             tel.processed(0)
             return 0
         model = self.model
@@ -149,9 +173,15 @@ class FramePipeline:
             if sampled is not None:  # now and then: a face viewed before and after (swapcam.live.mark_align)
                 face = batch.aligned[sampled]
                 aligner.before(frame.image, face.matrix, mark, face.track_id)
+        tracker = self.mark_tracker if mark is not None else None
         t4 = clock()
-        model.swapper.composite(frame.image, batch)
+        model.swapper.composite(frame.image, batch, None if tracker is None else self._mark_calls)
         t5 = clock()
+        if tracker is not None:  # the marks, where verify's tracker finds the swapped faces on this frame
+            tracker.draw(frame, self._mark_calls, mark)
+            seconds = clock() - t5
+            tel.stage("mark track", seconds)
+            self.last_ms["mark track"] = seconds * 1e3
         tel.stage("align", t2 - t1)
         tel.stage("infer", t3 - t2)
         tel.stage("composite", t5 - t4)
@@ -167,6 +197,8 @@ class FramePipeline:
         self.landmarker.close()
         if self.mark_aligner is not None:
             self.mark_aligner.close()
+        if self.mark_tracker is not None:
+            self.mark_tracker.close()
 
     def __enter__(self) -> FramePipeline:
         return self

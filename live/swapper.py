@@ -17,6 +17,7 @@ import numpy as np
 
 from swapcam.core.align import align_face
 from swapcam.live.composite import CompositeConfig, FaceCompositor
+from swapcam.live.mark_track import MarkCall
 from swapcam.core.engines.base import Engine
 from swapcam.core.messages import AlignedFace, Face, face_area
 from swapcam.core.watermark import WatermarkEmbedder, model_id
@@ -91,7 +92,8 @@ class FaceSwapper:
             batch.swapped, batch.mask = self.engine.run(batch.tensor)
         return batch
 
-    def composite(self, image: np.ndarray, batch: Batch) -> None:
+    def composite(self, image: np.ndarray, batch: Batch, deferred: list[MarkCall] | None = None) -> None:
+        """deferred: the marks are not drawn but listed there (``FaceCompositor``)."""
         for i, aligned in enumerate(batch.aligned):
             np.multiply(batch.swapped[i].transpose(1, 2, 0), np.float32(255), out=self._hwc)
             cv2.convertScaleAbs(self._hwc, dst=self._face)  # rounds and saturates to uint8
@@ -99,4 +101,4 @@ class FaceSwapper:
             if self.config.model_mask:
                 cv2.convertScaleAbs(batch.mask[i, 0], dst=self._mask, alpha=255)
                 model_mask = self._mask
-            self._compositor(image, aligned, self._face, model_mask)
+            self._compositor(image, aligned, self._face, model_mask, deferred)

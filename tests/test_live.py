@@ -65,6 +65,9 @@ def test_convert_keeps_every_frame_the_size_rate_and_audio(converted):
     w, h, fps, n, audio = _video_info(src)
     assert _video_info(out) == (w, h, fps, n, audio)
     assert result.frames == n and result.frames_with_face > 0.95 * n and not result.interrupted
+    # the watermark placed by verify's tracker on every swapped frame (swapcam.live.mark_track), not sampled
+    stages = result.stats["stages"]
+    assert stages["mark track"]["n"] == stages["composite"]["n"] > 0 and "mark align" not in stages
     with av.open(str(out)) as c:
         assert "Synthetic media" in c.metadata["comment"] and c.metadata["swapcam_model"] == "tiny.onnx"
 
@@ -416,8 +419,9 @@ def test_telemetry_memory_is_fixed_once_a_series_starts():
 
 
 def test_convert_is_repeatable(converted, tiny_model, tmp_path):
-    """The same clip converted twice gives the same frames, the watermark included: convert fits the mark's
-    aligner in line (swapcam.live.mark_align), where the live loop hands it to a thread."""
+    """The same clip converted twice gives the same frames, the watermark included: convert places the marks by
+    verify's tracker on every frame, in line (swapcam.live.mark_track), where the live loop's default aligner works
+    on a thread."""
     again = tmp_path / "again.mp4"
     convert(ConvertConfig(str(tiny_model), str(clip_a()), str(again), progress=False))
     first, second = _decode(converted[1], every=10), _decode(again, every=10)

@@ -265,6 +265,66 @@ def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detec
             for face in faces
         )
     assert z[True][0] > wm.Z_THRESHOLD and z[True][0] > 2 * z[False][1], z  # 8.8, 9.2 and 0.9, 2.2
+    # convert's exact placement (swapcam.live.mark_track) matches each input face to its own swapped face too
+    config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_exact=True)
+    with FramePipeline(engine, config) as pipeline:
+        frames = []
+        for i in range(30):
+            frame = Frame(image.copy(), i, i / 30)
+            assert pipeline(frame) == 2
+            frames.append(frame.image)
+        tracker = pipeline.mark_tracker
+        assert tracker.fitted == 60 and tracker.missed == 0 and len(tracker.corrections) == 2
+    faces = detect(frames[-1])
+    exact = sorted(wm.read_mark(wm.block_coefficients(sum(wm.face_block(f, face.landmarks) for f in frames)), 30).z
+                   for face in faces)  # fmt: skip
+    assert exact[0] > wm.Z_THRESHOLD, exact  # 9.4 and 10.9
+
+
+class _WanderingEngine:
+    """A stand-in model that paints the face it is given a little further off on each call (0, 3, 5, 3, 0, -3, -5,
+    -3 crop px sideways, and again), as a model's poorer swaps of small faces wander from frame to frame."""
+
+    STEPS = (0, 3, 5, 3, 0, -3, -5, -3)
+
+    def __init__(self, size: int) -> None:
+        self.info = ModelInfo(AlignSpec(size=size), "wandering", 0, "a", "a", "a2b")
+        self.calls = 0
+
+    def run(self, aligned: np.ndarray):
+        d = self.STEPS[self.calls % len(self.STEPS)]
+        self.calls += 1
+        return np.roll(aligned, d, axis=-1), np.ones((len(aligned), 1, *aligned.shape[2:]), np.float32)
+
+    def close(self) -> None:
+        pass
+
+
+def test_convert_draws_each_mark_where_verify_finds_that_frame_s_face(astronaut):
+    """``convert``'s pipeline (``mark_exact``) runs verify's own tracker on every swapped frame and draws the mark
+    where it finds the face on that very frame: a swap that wanders by up to 5 crop px from frame to frame reads
+    clearly; the sampled aligner of the live loop draws every frame with one median correction and the mark smears."""
+    from swapcam.live.verify import verify_frames
+
+    image = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a face about 180 px wide
+    engine = _WanderingEngine(128)
+    z = {}
+    for exact in (True, False):
+        config = PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False, mark_exact=exact)
+        with FramePipeline(engine, config) as pipeline:
+            assert (pipeline.mark_tracker is not None) == exact and (pipeline.mark_aligner is None) == exact
+            engine.calls = 0
+            frames = []
+            for i in range(32):
+                frame = Frame(image.copy(), i, i / 30)
+                assert pipeline(frame) == 1
+                frames.append(frame.image)
+            if exact:
+                assert pipeline.mark_tracker.fitted == 32 and pipeline.mark_tracker.missed == 0
+        verdict = verify_frames((Frame(f, i, i / 30) for i, f in enumerate(frames)), "wandering")
+        assert len(verdict.tracks) == 1
+        z[exact] = verdict.tracks[0].reading.z
+    assert z[True] > 2 * wm.Z_THRESHOLD and z[True] > 2 * z[False], z  # 20.7 and 2.5
 
 
 def test_the_aligner_samples_each_track_on_its_own_schedule():
