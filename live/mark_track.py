@@ -13,7 +13,7 @@ every face and hands over what each mark needs (``MarkCall``); the tracker finds
 the finished, unmarked frame, fits each input face's block onto the swapped face's, and the embedder then draws every
 mark with its own face's fit of this very frame. It costs one face mesh per frame (about as much as the landmark
 stage), so ``convert`` (offline, every frame) uses it, and the live loop keeps the sampled aligner. Measured on the
-stage clip (`fast` model, 2-s windows, z as written): 27, 31, 15 with the fits of the same frame, 9-16, 8-10, 1-8
+stage clip (`fast` model, 2-s windows, z as written): 27, 31, 15 with the fits of the same frame, 10-16, 6-10, 1-8
 with sampled ones, 24, 29, 17 for a stand-in model that changes nothing.
 """
 
