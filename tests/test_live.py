@@ -271,6 +271,21 @@ def test_a_still_source_with_two_people_swaps_the_faces_asked_for(tiny_model, tm
     assert changed == ([True, False] if which == "largest" else [True, True])
 
 
+def test_live_with_exact_mark_places_every_mark_by_the_output_tracker(tiny_model, tmp_path, detect):
+    """``--exact-mark``: verify's tracker runs on every swapped frame of the live loop (both people of a still, with
+    ``--faces all``), and the marks go where it finds each face, instead of the sampled aligner's correction."""
+    from swapcam.live.settings import SwapSettings
+
+    out = tmp_path / "exact.mkv"
+    stats = run_live(LiveConfig(str(tiny_model), str(shared("images/two_people.jpg")), (str(out),), max_frames=12,
+                                status=False, settings=SwapSettings(faces="all"), exact_mark=True))  # fmt: skip
+    assert stats["faces"] == 2 * stats["frames_processed"] > 0
+    stages = stats["stages"]
+    assert stages["mark track"]["n"] == stages["composite"]["n"] == stats["frames_processed"]
+    assert "mark align" not in stages
+    assert len(detect(_decode(out)[-1])) == 2  # both swapped faces are still faces to verify's landmarker
+
+
 def test_a_udp_stream_is_a_source_too(tiny_model, tmp_path):
     """A PyAV sender streams a clip as MPEG-TS over UDP; `live` reads it as its source and writes a file."""
     port = _free_udp_port()
