@@ -88,8 +88,21 @@ def _spread(fits: np.ndarray, median: np.ndarray) -> float:
     return float(np.median(np.max(np.hypot(d[:, 0], d[:, 1]), axis=1)))
 
 
-def _h(m: np.ndarray) -> np.ndarray:
-    return np.vstack([m, (0.0, 0.0, 1.0)])
+def block_fit(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(2, 3) mark block -> mark block: from where the (2, 3) frame -> block matrix ``before`` (the input face's) puts
+    the block to where ``after`` (the swapped face's) puts it."""
+    return (np.vstack([after, (0.0, 0.0, 1.0)]) @ np.linalg.inv(np.vstack([before, (0.0, 0.0, 1.0)])))[:2]
+
+
+def plausible(fit: np.ndarray, config: MarkAlignConfig) -> bool:
+    """Whether a (2, 3) ``block_fit`` is within ``config``'s limits on the block centre's shift, the scale and the
+    rotation (beyond them it is another face's, or a failed mesh's)."""
+    scale = math.sqrt(abs(float(np.linalg.det(fit[:, :2]))))
+    angle = math.degrees(math.atan2(fit[1, 0], fit[0, 0]))
+    c = (wm.MARK_SPEC.size - 1) / 2.0
+    shift = fit[:, :2] @ (c, c) + fit[:, 2] - c  # where the block's centre goes
+    return (float(np.abs(shift).max()) <= config.max_shift and abs(scale - 1) <= config.max_scale_change
+            and abs(angle) <= config.max_rotation_deg)  # fmt: skip
 
 
 class MarkAligner:
@@ -230,14 +243,14 @@ class MarkAligner:
                     self._cond.notify_all()
 
     def _measure(self, roi: np.ndarray, origin: tuple[int, int]) -> np.ndarray | None:
-        """(3, 3) frame -> mark block from the landmarks of the face nearest the centre of ``roi`` (a region of the
+        """(2, 3) frame -> mark block from the landmarks of the face nearest the centre of ``roi`` (a region of the
         frame whose top-left pixel is ``origin``)."""
         faces = self._landmarker(Frame(roi, self.samples, 0.0))
         if not faces:
             return None
         h, w = roi.shape[:2]
         face = min(faces, key=lambda f: float(np.hypot(*(f.landmarks.mean(axis=0) - (w / 2, h / 2)))))
-        return _h(wm.block_matrix(face.landmarks.astype(np.float64) + origin))
+        return wm.block_matrix(face.landmarks.astype(np.float64) + origin)
 
     def _fit(self, input_roi: np.ndarray, output_roi: np.ndarray, origin: tuple[int, int], track: int,
              generation: int) -> bool:  # fmt: skip
@@ -246,14 +259,8 @@ class MarkAligner:
         if before is None or after is None:
             self.rejected += 1
             return False
-        fit = (after @ np.linalg.inv(before))[:2]  # the input's block -> the output's
-        scale = math.sqrt(abs(float(np.linalg.det(fit[:, :2]))))
-        angle = math.degrees(math.atan2(fit[1, 0], fit[0, 0]))
-        c = (wm.MARK_SPEC.size - 1) / 2.0
-        shift = fit[:, :2] @ (c, c) + fit[:, 2] - c  # where the block's centre goes
-        cfg = self.config
-        if (np.abs(shift).max() > cfg.max_shift or abs(scale - 1) > cfg.max_scale_change
-                or abs(angle) > cfg.max_rotation_deg):  # fmt: skip
+        fit = block_fit(before, after)  # the input's block -> the output's
+        if not plausible(fit, self.config):
             self.rejected += 1
             return False
         with self._cond:

@@ -27,11 +27,9 @@ import numpy as np
 from swapcam.core import watermark as wm
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Frame
+from swapcam.live.mark_align import MarkAlignConfig, block_fit, plausible
 
-# a fit beyond these is not this face's (another face, a failed mesh): the track's last good fit is used instead
-MAX_SHIFT = 12.0  # block px, the block centre's move
-MAX_SCALE_CHANGE = 0.15
-MAX_ROTATION_DEG = 8.0
+LIMITS = MarkAlignConfig()  # the aligner's limits on a fit: beyond them the track's last good fit is used instead
 MATCH_FACE_WIDTHS = 0.25  # an output face is the input's when their block centres are this close
 
 
@@ -43,10 +41,6 @@ class MarkCall:
     alpha: np.ndarray  # (h, w) float32 blend weights of the pasted rectangle (a copy)
     origin: tuple[int, int]  # that rectangle's top-left frame pixel
     track: int  # the input face's track
-
-
-def _h(m: np.ndarray) -> np.ndarray:
-    return np.vstack([m, (0.0, 0.0, 1.0)])
 
 
 class OutputTracker:
@@ -72,7 +66,6 @@ class OutputTracker:
             return
         found = [wm.block_matrix(f.landmarks) for f in faces]
         centres = [_block_centre(m) for m in found]
-        c = (wm.MARK_SPEC.size - 1) / 2.0
         for call in calls:
             m_in = embedder.frame_to_block(call.matrix, corrected=False)
             fit = None
@@ -81,12 +74,8 @@ class OutputTracker:
                 width = wm.MARK_SPEC.face_width / math.sqrt(abs(float(np.linalg.det(m_in[:, :2]))))  # frame px
                 i = int(np.argmin([math.dist(here, p) for p in centres]))
                 if math.dist(here, centres[i]) <= MATCH_FACE_WIDTHS * width:
-                    fit = (_h(found[i]) @ np.linalg.inv(_h(m_in)))[:2]  # the input's block -> the output's
-                    scale = math.sqrt(abs(float(np.linalg.det(fit[:, :2]))))
-                    angle = math.degrees(math.atan2(fit[1, 0], fit[0, 0]))
-                    shift = fit[:, :2] @ (c, c) + fit[:, 2] - c
-                    if (np.abs(shift).max() > MAX_SHIFT or abs(scale - 1) > MAX_SCALE_CHANGE
-                            or abs(angle) > MAX_ROTATION_DEG):  # fmt: skip
+                    fit = block_fit(m_in, found[i])  # the input's block -> the output's
+                    if not plausible(fit, LIMITS):
                         fit = None
             if fit is not None:
                 self.corrections[call.track] = fit

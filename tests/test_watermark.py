@@ -231,6 +231,24 @@ class _TwoWayEngine:
         pass
 
 
+def _swap_both(pipeline: FramePipeline, image: np.ndarray, n: int = 30) -> list[np.ndarray]:
+    """``n`` frames of the two-person ``image`` through ``pipeline``, each with both faces swapped."""
+    frames = []
+    for i in range(n):
+        frame = Frame(image.copy(), i, i / 30)
+        assert pipeline(frame) == 2
+        frames.append(frame.image)
+    return frames
+
+
+def _z_per_face(frames: list[np.ndarray], detect) -> list[float]:
+    """Each face's marker z over ``frames``, sorted, read where verify finds the swapped faces on the last frame."""
+    faces = detect(frames[-1])  # verify's view: the swapped faces' own landmarks
+    assert len(faces) == 2
+    return sorted(wm.read_mark(wm.block_coefficients(sum(wm.face_block(f, face.landmarks) for f in frames)),
+                               len(frames)).z for face in faces)  # fmt: skip
+
+
 def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detect, monkeypatch):
     """Two people in one frame (``--faces all``), whose swapped features the model paints on opposite sides: the
     aligner fits each track on its own, so both faces' marks read where verify finds them; one correction shared by
@@ -248,36 +266,21 @@ def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detec
             monkeypatch.setattr(MarkAligner, "apply", lambda self, emb: setattr(emb, "correction", self.correction))
         config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_align_thread=False)
         with FramePipeline(engine, config) as pipeline:
-            frames = []
-            for i in range(30):
-                frame = Frame(image.copy(), i, i / 30)
-                assert pipeline(frame) == 2
-                frames.append(frame.image)
+            frames = _swap_both(pipeline, image)
             aligner = pipeline.mark_aligner
             assert aligner.samples == 10 and aligner.rejected == 0 and len(aligner.corrections) == 2
             shifts = sorted(float(c[0, :2] @ (centre, centre) + c[0, 2] - centre) for c in aligner.corrections.values())
             # the face moved right in the frame, so its swapped face's block sits left of the input's, and back
             assert abs(shifts[0] + expected) < 1.0 and abs(shifts[1] - expected) < 1.0, (shifts, expected)
-        faces = detect(frames[-1])  # verify's view: the swapped faces' own landmarks
-        assert len(faces) == 2
-        z[per_track] = sorted(
-            wm.read_mark(wm.block_coefficients(sum(wm.face_block(f, face.landmarks) for f in frames)), 30).z
-            for face in faces
-        )
+        z[per_track] = _z_per_face(frames, detect)
     assert z[True][0] > wm.Z_THRESHOLD and z[True][0] > 2 * z[False][1], z  # 8.8, 9.2 and 0.9, 2.2
     # convert's exact placement (swapcam.live.mark_track) matches each input face to its own swapped face too
     config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_exact=True)
     with FramePipeline(engine, config) as pipeline:
-        frames = []
-        for i in range(30):
-            frame = Frame(image.copy(), i, i / 30)
-            assert pipeline(frame) == 2
-            frames.append(frame.image)
+        frames = _swap_both(pipeline, image)
         tracker = pipeline.mark_tracker
         assert tracker.fitted == 60 and tracker.missed == 0 and len(tracker.corrections) == 2
-    faces = detect(frames[-1])
-    exact = sorted(wm.read_mark(wm.block_coefficients(sum(wm.face_block(f, face.landmarks) for f in frames)), 30).z
-                   for face in faces)  # fmt: skip
+    exact = _z_per_face(frames, detect)
     assert exact[0] > wm.Z_THRESHOLD, exact  # 9.4 and 10.9
 
 
