@@ -16,9 +16,9 @@ Results: benchmarks/results/live.json. Goals (issue 5, 2 cores): >= 60 fps offli
     python benchmarks/bench_live.py --model MODEL --mark-ab 3
 
 instead times what the invisible watermark costs the live loop (issue 16): the live run of each clip, in turn with
-provenance on (metadata and mark, placed by the sampled aligner: the default), on with ``--exact-mark`` (verify's
-tracker on every frame places the marks) and off (``--no-provenance``), RUNS times each; results in
-benchmarks/results/live_mark_ab.json.
+provenance on (metadata and mark) with each ``--mark-placement`` (sampled: the sampled aligner, the default;
+follow: verify's tracker on every other frame, on a thread; exact: that tracker on every frame, in line) and off
+(``--no-provenance``), RUNS times each; results in benchmarks/results/live_mark_ab.json.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from swapcam.live.runner import LiveConfig, run_live  # noqa: E402
 from swapcam.live.sinks import SinkOptions  # noqa: E402
 
 CLIPS = ("webcam_720p", "person_a")
+MODES = ("sampled", "follow", "exact", "off")  # --mark-ab: the mark placed each way (--mark-placement), then none
 
 
 class NullCamera:
@@ -68,8 +69,9 @@ def model_only(model: str) -> dict:
 
 
 def mark_ab(model: str, clips: list[str], runs: int) -> None:
-    """Live runs in turn with the mark (sampled aligner), with the mark placed exactly, and without: capture->sink
-    latency, the composite stage (where the mark is drawn) and the exact placement's own stage, per run."""
+    """Live runs in turn with the mark placed each way and without: capture->sink latency, the composite stage,
+    the stage that draws the marks after it ("mark track": follow and exact), the follower's measurements on its
+    thread and the frames it skipped busy, per run."""
     results: dict = {"model": str(model), "runs_each": runs, "clips": {}}
     for name in clips:
         clip = SHARED_DATA / "clips" / f"{name}.mp4"
@@ -77,26 +79,33 @@ def mark_ab(model: str, clips: list[str], runs: int) -> None:
             sys.exit(f"bench_live: {clip} not found (see ../shared/data/SOURCES.md)")
         rows = []
         for _ in range(runs):
-            for mode in ("on", "exact", "off"):
+            for mode in MODES:
                 options = SinkOptions(provenance=mode != "off", vcam_backend="bench-null")
+                placed = {"mark_placement": mode} if mode != "off" else {}
                 live = run_live(LiveConfig(model, str(clip), ("vcam",), sink_options=options, status=False,
-                                           exact_mark=mode == "exact"))  # fmt: skip
+                                           **placed))  # fmt: skip
                 lat = live["latency_capture_to_sink"]
                 stages = {k: v["p50_ms"] for k, v in live["stages"].items()
-                          if k in ("landmarks", "infer", "composite", "mark track")}  # fmt: skip
+                          if k in ("landmarks", "infer", "composite", "mark track", "mark follow")}  # fmt: skip
+                follow = live["stages"].get("mark follow", {}).get("n", 0)
                 rows.append({"mark": mode, "latency_ms": lat, "dropped": live["dropped_capture"],
-                             "frames_in": live["frames_in"], "stages_p50_ms": stages})  # fmt: skip
-                print(f"{name:>12} mark {mode:5s}: capture->vcam p50/p95 {lat['p50_ms']}/{lat['p95_ms']} ms, "
+                             "frames_in": live["frames_in"], "frames_processed": live["frames_processed"],
+                             "stages_p50_ms": stages, "follow_measured": follow,
+                             "follow_skipped_busy": live.get("mark_follow_skipped", 0)})  # fmt: skip
+                print(f"{name:>12} mark {mode:7s}: capture->vcam p50/p95 {lat['p50_ms']}/{lat['p95_ms']} ms, "
                       f"composite p50 {stages['composite']} ms, mark track p50 {stages.get('mark track', 0)} ms, "
-                      f"dropped {live['dropped_capture']}", flush=True)  # fmt: skip
+                      f"dropped {live['dropped_capture']}, follower measured {follow} "
+                      f"(skipped {live.get('mark_follow_skipped', 0)})", flush=True)  # fmt: skip
         summary = {}
-        for mode in ("on", "exact", "off"):
+        for mode in MODES:
             mine = [r for r in rows if r["mark"] == mode]
             summary[mode] = {
                 "capture_to_vcam_p50_ms": [r["latency_ms"]["p50_ms"] for r in mine],
                 "capture_to_vcam_p95_ms": [r["latency_ms"]["p95_ms"] for r in mine],
                 "composite_p50_ms": [r["stages_p50_ms"]["composite"] for r in mine],
                 "mark_track_p50_ms": [r["stages_p50_ms"].get("mark track") for r in mine],
+                "mark_follow_p50_ms": [r["stages_p50_ms"].get("mark follow") for r in mine],
+                "follow_measured": [r["follow_measured"] for r in mine],
                 "dropped": [r["dropped"] for r in mine],
             }
         results["clips"][name] = {"runs": rows, "summary": summary}
@@ -109,8 +118,8 @@ def main() -> None:
     parser.add_argument("--int8", help="its int8 variant (benchmarked too)")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS))
     parser.add_argument("--mark-ab", type=int, metavar="RUNS",
-                        help="instead: RUNS live runs each with the watermark (sampled aligner), with it placed "
-                        "exactly (--exact-mark) and without, in turn")  # fmt: skip
+                        help="instead: RUNS live runs each with the watermark placed each way (--mark-placement "
+                        "follow, sampled, exact) and without, in turn")  # fmt: skip
     args = parser.parse_args()
     import pyvirtualcam
 

@@ -12,8 +12,9 @@ written to benchmarks/results/watermark.json.
    (unmarked | marked | difference x 16 around grey) to look at. It is not kept in the repository.
 3. Robustness: every sample clip (up to ``--max-seconds`` each) is scaled onto a 1280x720 canvas, swapped through
    the live pipeline (a real model with ``--model``, else a pass-through "model" of ``--resolution`` px that
-   returns its input face, so the figures are those of the mark and not of a model's looks; the pipeline's mark
-   aligner fits on the frame thread here, so that a run repeats to the digit) and written as
+   returns its input face, so the figures are those of the mark and not of a model's looks; the marks placed as
+   ``--placement`` says, ``convert``'s way by default, everything on the frame thread here, so that a run repeats
+   to the digit) and written as
    convert writes it (x264 crf 18). Then: as written; x264 crf 28; scaled to 640x360 and sent as a WebRTC call
    sends it (real time, constant bit rate; VP8 and H.264 at libwebrtc's target for 640x360, 500 kbps, and VP8 at its
    minimum, 150 kbps); 640x360 and x264 crf 28 (62-243 kbps on these clips, under a call's minimum for most); 10 %
@@ -44,6 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from swapcam.live.mark_track import MARK_PLACEMENTS
 from swapcam.live.pipeline import FramePipeline, PipelineConfig
 from swapcam.live.swapper import SwapConfig
 
@@ -272,13 +274,15 @@ def cost(results: dict) -> None:
     print("cost", out, flush=True)
 
 
-def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None, *, exact: bool = True):
-    """The clip on the 720p canvas swapped with the mark (and, for the PSNR, without): the marked frames. ``exact``:
-    as ``convert`` (and ``live --exact-mark``) place the marks, by verify's tracker on every swapped frame
-    (swapcam.live.mark_track); else as the live loop does by default, by the sampled aligner (swapcam.live.mark_align,
-    run in line here so that a run is repeatable)."""
+def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None, *, placement: str = "exact"):
+    """The clip on the 720p canvas swapped with the mark (and, for the PSNR, without): the marked frames.
+    ``placement`` (swapcam.live.mark_track): "exact" as ``convert`` places the marks, by verify's tracker on every
+    swapped frame; "sampled" as the live loop does by default, by the sampled aligner (swapcam.live.mark_align);
+    "follow" as ``live --mark-placement follow`` does, by that tracker's fits of every other frame, each first used
+    on the next frame (what its thread gives when it keeps up). All run in line here, so that a run is
+    repeatable."""
     on = FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False,
-                                              mark_exact=exact))  # fmt: skip
+                                              mark_placement=placement))  # fmt: skip
     off = FramePipeline(engine, PipelineConfig(swap=replace(SwapConfig(), watermark=False)))
     frames, fps = [], probe_video(path).fps
     try:
@@ -329,7 +333,7 @@ def robustness(args, results: dict) -> None:
         path = SHARED_DATA / "clips" / name
         if not path.is_file():
             continue
-        frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png, exact=args.aligner == "exact")
+        frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png, placement=args.placement)
         written = encode(frames, fps)
         del frames
         for attack, (fn, how) in ATTACKS.items():
@@ -363,7 +367,7 @@ def robustness(args, results: dict) -> None:
             row["z_min"], row["z_median"] = (round(min(z), 2), round(float(np.median(z)), 2)) if z else (None, None)
     results["robustness"] = {
         "model": args.model or f"pass-through {args.resolution} px", "model_id": f"{mid:04x}",
-        "mark_placement": args.aligner,
+        "mark_placement": args.placement,
         "clip": f"windows of {', '.join(f'{w:g}' for w in args.windows)} s (each a per-clip decision; a window counts "
                 f"when a face is found in at least {MIN_FACE_SHARE:.0%} of its frames), first {args.max_seconds:g} s "
                 "of each sample clip on a 1280x720 canvas",
@@ -501,9 +505,10 @@ def main() -> None:
     parser.add_argument("--windows", nargs="+", type=float, default=[WINDOW_S],
                         help="seconds per decision; several give a table each (default 2; the first is 'table')")
     parser.add_argument("--name", default="watermark", help="results file name (default: watermark)")
-    parser.add_argument("--aligner", choices=("exact", "sampled"), default="exact",
-                        help="where the marks go: exact, verify's tracker on every frame, as convert and live "
-                        "--exact-mark do (default); sampled, the live loop's default aligner")
+    parser.add_argument("--placement", choices=MARK_PLACEMENTS, default="exact",
+                        help="where the marks go (swapcam live/convert --mark-placement): exact, as convert does "
+                        "(default); sampled, as the live loop does by default; follow, as live --mark-placement "
+                        "follow does")
     args = parser.parse_args()
     results: dict = {
         "parameters": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from swapcam.live.cli_live import add_blend_arguments, add_exact_mark_argument, engine_config, swap_settings
+from swapcam.live.cli_live import add_blend_arguments, add_mark_placement_argument, engine_config, swap_settings
 from swapcam.live.stop_signals import stop_on_signals
 
 
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"),
                    help="encoder speed against file size (default: veryfast)")  # fmt: skip
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default: 18)")
-    add_exact_mark_argument(p, default=True)
+    add_mark_placement_argument(p, default="exact")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     config = ConvertConfig(args.model, args.input, args.output, engine=args.engine,
                            engine_config=engine_config(args), settings=swap_settings(args),
                            provenance=not args.no_provenance, x264_preset=args.x264_preset,
-                           crf=args.crf, exact_mark=args.exact_mark)  # fmt: skip
+                           crf=args.crf, mark_placement=args.mark_placement)  # fmt: skip
     with stop_on_signals() as stop:
         result = convert(config, stop)
     if result.interrupted:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from swapcam.core.engines import ENGINE_CHOICES, EngineConfig
+from swapcam.live.mark_track import MARK_PLACEMENTS
 from swapcam.live.runner import LiveConfig
 from swapcam.live.mouth import MODES as MOUTH_MODES
 from swapcam.live.settings import RANGES, SwapSettings
@@ -44,13 +45,15 @@ def add_blend_arguments(p: argparse.ArgumentParser) -> None:
                    "watermark in swapped faces (both on by default)")  # fmt: skip
 
 
-def add_exact_mark_argument(p: argparse.ArgumentParser, *, default: bool) -> None:
-    """--exact-mark / --no-exact-mark: where the invisible watermark goes in video (swapcam.live.mark_track)."""
-    p.add_argument("--exact-mark", action=argparse.BooleanOptionalAction, default=default,
-                   help="draw the invisible watermark where `swapcam verify`'s tracker finds each swapped face on "
-                   "that very frame: it reads better after a re-encode, above all on small faces, at the cost of one "
-                   "more face mesh per frame (about 10 ms at 720p on 2 cores); without it, a correction measured now "
-                   f"and then, off the frame path (default: {'on' if default else 'off'})")  # fmt: skip
+def add_mark_placement_argument(p: argparse.ArgumentParser, *, default: str) -> None:
+    """--mark-placement: where the invisible watermark goes in video (swapcam.live.mark_track)."""
+    p.add_argument("--mark-placement", choices=MARK_PLACEMENTS, default=default,
+                   help="where the invisible watermark goes on each swapped face: sampled, by a correction "
+                   "measured now and then (least CPU; reads worst on a model's small faces after a re-encode); "
+                   "follow, where `swapcam verify`'s tracker found the face a frame or two before (its face mesh on "
+                   "every other frame, on a thread of its own: for a machine with cores to spare); exact, where that "
+                   "tracker finds it on that very frame (the mesh on every frame, in line: about 10 ms at 720p on 2 "
+                   f"cores) (default: {default})")  # fmt: skip
 
 
 def add_mouth_arguments(p: argparse.ArgumentParser, d: SwapSettings) -> None:
@@ -153,7 +156,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="PATH", help="settings file (.json or .toml): loaded at start when it "
                    "exists; the panel saves to it")  # fmt: skip
     p.add_argument("--record-dir", metavar="DIR", default=".", help="panel: where recordings go (default: .)")
-    add_exact_mark_argument(p, default=False)
+    add_mark_placement_argument(p, default=LiveConfig.mark_placement)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         sink_options=SinkOptions(provenance=not args.no_provenance, vcam_backend=args.vcam_backend,
                                  vcam_device=args.vcam_device),
         max_frames=args.max_frames, stats_json=args.stats_json, panel=panel_config(args),
-        exact_mark=args.exact_mark,
+        mark_placement=args.mark_placement,
     )  # fmt: skip
     with stop_on_signals() as stop:
         stats = run_live(config, stop)

@@ -42,9 +42,9 @@ class ConvertConfig:
     x264_preset: str = "veryfast"  # ultrafast .. veryslow: speed against file size
     crf: int = 18  # x264 quality (lower is better; 18 is visually lossless for most footage)
     queue_size: int = 4  # frames in flight between threads (bounded: memory stays flat)
-    # the watermark placed by verify's tracker on every frame (swapcam.live.mark_track; one more face mesh per frame);
-    # False: by the live loop's sampled aligner, run in line
-    exact_mark: bool = True
+    # where the watermark goes (swapcam.live.mark_track.MARK_PLACEMENTS): "exact", verify's tracker on every frame
+    # (one more face mesh per frame); "follow" and "sampled", as the live loop can, run in line (repeatable)
+    mark_placement: str = "exact"
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ def convert(config: ConvertConfig, stop: threading.Event | None = None) -> Conve
         swap = stack.enter_context(FaceSwap(config.model, config.engine,
                                             settings=config.settings, provenance=config.provenance,
                                             engine_config=config.engine_config, telemetry=tel,
-                                            info=info, repeatable=True, exact_mark=config.exact_mark))  # fmt: skip
+                                            info=info, repeatable=True,
+                                            mark_placement=config.mark_placement))  # fmt: skip
         # keeps the input's time base and timestamps; closed first on the way out: the file gets its index
         out = stack.enter_context(VideoWriter(config.output, inp.width, inp.height, rate, live=False,
                                               provenance=config.provenance, model=Path(config.model).name,

@@ -31,6 +31,7 @@ from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.core.model_info import ModelInfo, read_model_info
+from swapcam.live.mark_track import MARK_PLACEMENTS
 from swapcam.live.pipeline import FramePipeline, ModelStage, PipelineConfig
 from swapcam.live.settings import SwapSettings
 from swapcam.live.swapper import SwapConfig
@@ -72,9 +73,12 @@ class FaceSwap:
     ``--no-provenance`` gives, leaves it out. It is fixed for the life of the object, not a live setting.
     repeatable: True runs in line what a real-time loop hands to a thread (the watermark's aligner, see
     ``swapcam.live.mark_align``), so that the same input always gives the same output (``convert``).
-    exact_mark: the watermark is drawn where verify's own tracker finds each swapped face on that very frame
-    (``swapcam.live.mark_track``: one more face mesh per frame), not with the sampled aligner's correction; None
-    (the default): as ``repeatable`` (``convert`` does, the live loop does only with ``--exact-mark``).
+    mark_placement: where the watermark goes in a video (``swapcam.live.mark_track``): "exact", where verify's own
+    tracker finds each swapped face on that very frame (one more face mesh per frame, in line: ``convert``);
+    "sampled", with the sampled aligner's correction (``swapcam.live.mark_align``: least CPU, the live loop's
+    default); "follow", where that tracker found the face a frame or two before (its mesh on every other frame, on
+    a thread of its own: for a machine with cores to spare). None (the default): "exact" when ``repeatable``, else
+    "sampled".
     The model can be switched while frames go on: ``load_model`` on a side thread, then ``use_model``.
     """
 
@@ -82,8 +86,11 @@ class FaceSwap:
                  threads: int | None = None, plan: str | None = None, video: bool = True,
                  settings: SwapSettings | None = None, engine_config: EngineConfig | None = None,
                  telemetry: Telemetry | None = None, provenance: bool = True, info: ModelInfo | None = None,
-                 repeatable: bool = False, exact_mark: bool | None = None, **changes: Any) -> None:  # fmt: skip
+                 repeatable: bool = False, mark_placement: str | None = None, **changes: Any) -> None:  # fmt: skip
         self.provenance = bool(provenance)
+        placement = mark_placement or ("exact" if repeatable else "sampled")
+        if placement not in MARK_PLACEMENTS:
+            raise SwapcamError(f"mark_placement must be one of {', '.join(MARK_PLACEMENTS)}, not {placement!r}")
         base = settings or SwapSettings()
         if not isinstance(base, SwapSettings):
             raise SwapcamError(f"settings must be a SwapSettings, not {type(base).__name__}")
@@ -102,7 +109,7 @@ class FaceSwap:
         try:
             config = PipelineConfig(swap=self._swap_config(self._settings), landmarks=LandmarkerConfig(video=video),
                                     mark_align_thread=not repeatable,
-                                    mark_exact=repeatable if exact_mark is None else exact_mark)  # fmt: skip
+                                    mark_placement=placement)  # fmt: skip
             self._pipeline = FramePipeline(opened, config, telemetry)
         except BaseException:
             opened.close()

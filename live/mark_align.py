@@ -28,9 +28,11 @@ fitted is drawn with the median of the latest fits of any track (what the model 
 first ones with none. A new model starts from none again. Video only: in image mode (``FaceSwap(video=False)``,
 unrelated stills) the mark stays where the input's landmarks put it.
 
-This is the live loop's default. On a model's poorer swaps of small faces the offset wanders from frame to frame and
-no sampled correction follows it; ``convert`` (and ``live --exact-mark``) place the marks with ``verify``'s own tracker
-on every frame instead, at the cost of one more face mesh per frame (``swapcam.live.mark_track``).
+This is the live loop's default (``--mark-placement sampled``), the way that costs least CPU. On a model's poorer
+swaps of small faces the offset wanders from frame to frame and no sampled correction follows it; ``convert`` places
+the marks with ``verify``'s own tracker on every frame instead, at the cost of one more face mesh per frame, and the
+live loop can with that tracker's fits of every other frame, on a thread (``--mark-placement follow``; both in
+``swapcam.live.mark_track``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from swapcam.core import watermark as wm
 from swapcam.core.align import invert_affine, transform_points
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import AlignedFace, Frame
+from swapcam.live.job_thread import IdleJobThread
 
 ROI_FACE_WIDTHS = 3.5  # the sampled region around the face, at the frame's own resolution
 
@@ -128,24 +131,20 @@ class MarkAligner:
         self.corrections: dict[int, np.ndarray] = {}  # by track: the median of its own fits; replaced, never changed
         self.samples = self.rejected = self.skipped = 0
         self._generation = 0  # bumped by reset: a fit of the model before is not kept
-        self._cond = threading.Condition()
-        self._job: tuple | None = None
-        self._busy = self._closed = False
-        self._thread = None
-        if background:
-            self._thread = threading.Thread(target=self._run, name="swapcam-mark-align", daemon=True)
-            self._thread.start()
+        self._lock = threading.Lock()  # the fits and tracks, shared with the thread
+        self._worker = IdleJobThread(self._fit, self._failed, "swapcam-mark-align") if background else None
 
     def reset(self) -> None:
         """Forgets the fits (another model paints its faces elsewhere)."""
-        with self._cond:
+        with self._lock:
             self._generation += 1
             self._tracks.clear()
             self._recent.clear()
             self._frames = 0
-            self._job = None
             self.correction = None
             self.corrections = {}
+        if self._worker is not None:
+            self._worker.drop()
 
     def apply(self, embedder: wm.WatermarkEmbedder | None) -> None:
         """Before a frame's composite: the current corrections onto the embedder that will draw it (references to
@@ -179,7 +178,7 @@ class MarkAligner:
         if len(self._tracks) > len(faces):  # forget the tracks gone for a while (bounded, whatever the video)
             gone = [tid for tid, t in self._tracks.items() if self._frames - t.seen > cfg.forget]
             if gone:
-                with self._cond:
+                with self._lock:
                     for tid in gone:
                         del self._tracks[tid]
                     self.corrections = {k: v for k, v in self.corrections.items() if k not in gone}
@@ -208,39 +207,24 @@ class MarkAligner:
         and fits the offset (on the thread, or here without one)."""
         if self._input_roi is None:
             return
-        x0, y0, x1, y1 = self._roi
-        job = (self._input_roi, image[y0:y1, x0:x1].copy(), (x0, y0), self._track, self._generation)
-        self._input_roi = None
-        if self._thread is None:
-            self._fit(*job)
-            return
-        with self._cond:
-            if self._busy or self._job is not None:
-                self.skipped += 1
-                return
-            self._job = job
-            self._cond.notify_all()
+        (x0, y0, x1, y1), before, self._input_roi = self._roi, self._input_roi, None
+        track, generation = self._track, self._generation
+
+        def job() -> tuple:  # the swapped region is copied only when the thread takes it
+            return before, image[y0:y1, x0:x1].copy(), (x0, y0), track, generation
+
+        if self._worker is None:
+            self._fit(*job())
+        elif not self._worker.offer(job):
+            self.skipped += 1
 
     def wait(self, timeout: float = 10.0) -> None:
         """Until the thread has fitted what it was handed (tests)."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._job is None and not self._busy, timeout)
+        if self._worker is not None:
+            self._worker.wait(timeout)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._job is not None or self._closed)
-                if self._closed:
-                    return
-                job, self._job, self._busy = self._job, None, True
-            try:
-                self._fit(*job)
-            except Exception:  # a failed mesh costs this fit only, never the frame loop
-                self.rejected += 1
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _failed(self, job: tuple) -> None:
+        self.rejected += 1  # a failed mesh costs this fit only
 
     def _measure(self, roi: np.ndarray, origin: tuple[int, int]) -> np.ndarray | None:
         """(2, 3) frame -> mark block from the landmarks of the face nearest the centre of ``roi`` (a region of the
@@ -263,7 +247,7 @@ class MarkAligner:
         if not plausible(fit, self.config):
             self.rejected += 1
             return False
-        with self._cond:
+        with self._lock:
             if generation != self._generation:  # the model changed meanwhile
                 return False
             self._fitted(track, fit)
@@ -287,9 +271,6 @@ class MarkAligner:
         self.corrections = {**self.corrections, track: median}  # the embedder takes them at apply
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
+        if self._worker is not None:
+            self._worker.close()
         self._landmarker.close()

@@ -6,20 +6,29 @@ included) and reads each face's mark block where their landmarks put it. The emb
 person, and ``swapcam.live.mark_align`` measures it now and then. On a model's poorer swaps of small faces the
 offset wanders (2026-12-06, the `fast` model on the stage clip's 87 px faces: ±1.4 block px and ±3 % in scale,
 correlated over a few frames, unexplained by the swapped crop's content or the head's pose), and no sampled
-correction follows it: a correction one frame old keeps 80 % of the mark's z as written, three frames old 50 %.
+correction follows it: a fit three frames old kept half of the mark's z as written in an offline analysis, and the
+follower below, whose fits are one or two frames old, keeps about half on that clip too (docs/watermark.md).
 
 ``OutputTracker`` is verify's tracker run on the swapped frame before its marks are drawn. The compositor blends
 every face and hands over what each mark needs (``MarkCall``); the tracker finds the swapped faces' landmarks in
 the finished, unmarked frame, fits each input face's block onto the swapped face's, and the embedder then draws every
 mark with its own face's fit of this very frame. It costs one face mesh per frame (about as much as the landmark
-stage), so ``convert`` (offline, every frame) uses it, and the live loop keeps the sampled aligner. Measured on the
-stage clip (`fast` model, 2-s windows, z as written): 27, 31, 15 with the fits of the same frame, 10-16, 6-10, 1-8
-with sampled ones, 24, 29, 17 for a stand-in model that changes nothing.
+stage), in line: ``convert`` (offline, every frame) uses it. Measured on the stage clip (`fast` model, 2-s windows, z
+as written): 27, 31, 15 with the fits of the same frame, 10-16, 6-10, 1-8 with sampled ones, 24, 29, 17 for a
+stand-in model that changes nothing.
+
+``OutputFollower`` (``live --mark-placement follow``) is the same tracker on a thread of its own, handed a copy of every
+other finished, unmarked frame, so that no frame waits for the mesh; each mark is drawn at once with its face's
+latest fit, a frame or two old. It needs a core to spare: on 2 cores the mesh (13-17 ms there) competes with the
+frame loop, which then runs late and drops frames, so the live loop's default stays the sampled aligner
+(``swapcam.live.mark_align``). ``MARK_PLACEMENTS`` lists the three ways.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +36,11 @@ import numpy as np
 from swapcam.core import watermark as wm
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Frame
+from swapcam.live.job_thread import IdleJobThread
 from swapcam.live.mark_align import MarkAlignConfig, block_fit, plausible
+from swapcam.live.telemetry import Telemetry
 
+MARK_PLACEMENTS = ("sampled", "follow", "exact")  # where the marks go in video: ``PipelineConfig.mark_placement``
 LIMITS = MarkAlignConfig()  # the aligner's limits on a fit: beyond them the track's last good fit is used instead
 MATCH_FACE_WIDTHS = 0.25  # an output face is the input's when their block centres are this close
 
@@ -64,33 +76,152 @@ class OutputTracker:
         faces = self._landmarker(frame)  # every frame, as verify does: its tracks and smoothing need them all
         if not calls or embedder is None:
             return
-        found = [wm.block_matrix(f.landmarks) for f in faces]
-        centres = [_block_centre(m) for m in found]
-        for call in calls:
-            m_in = embedder.frame_to_block(call.matrix, corrected=False)
-            fit = None
-            if found:
-                here = _block_centre(m_in)
-                width = wm.MARK_SPEC.face_width / math.sqrt(abs(float(np.linalg.det(m_in[:, :2]))))  # frame px
-                i = int(np.argmin([math.dist(here, p) for p in centres]))
-                if math.dist(here, centres[i]) <= MATCH_FACE_WIDTHS * width:
-                    fit = block_fit(m_in, found[i])  # the input's block -> the output's
-                    if not plausible(fit, LIMITS):
-                        fit = None
+        fits = match_fits([wm.block_matrix(f.landmarks) for f in faces],
+                          [(embedder.frame_to_block(c.matrix, corrected=False), c.track) for c in calls])  # fmt: skip
+        for track, fit in fits:
             if fit is not None:
-                self.corrections[call.track] = fit
+                self.corrections[track] = fit
                 self.fitted += 1
             else:
                 self.missed += 1
-        if len(self.corrections) > 4 * len(calls) + 8:  # bounded whatever the video: keep this frame's tracks
-            self.corrections = {k: v for k, v in self.corrections.items() if any(k == t.track for t in calls)}
-        embedder.corrections, embedder.correction = self.corrections, None
-        for call in calls:
-            embedder(frame.image, call.matrix, call.alpha, call.origin, call.track)
-        calls.clear()
+        self.corrections = _bounded(self.corrections, {c.track for c in calls})
+        _draw_marks(frame, calls, embedder, self.corrections)
 
     def close(self) -> None:
         self._landmarker.close()
+
+
+class OutputFollower:
+    """verify's tracker on a thread of its own, for the live loop: the marks follow the swapped faces a frame or two
+    behind, and no frame waits for a face mesh.
+
+    Every ``every`` swapped frames (when the thread is free; a frame that finds it busy is skipped and counted), the
+    frame loop hands over a copy of the finished, unmarked frame and where each input face's block is; the thread
+    finds the swapped faces with verify's tracker (the same landmarker in video mode, on the frames it is given)
+    and fits each input face's block onto its swapped face's (``match_fits``). Each mark is drawn at once with its
+    track's latest fit, of an earlier frame: where ``OutputTracker`` would draw it, give or take how far the swapped
+    face has wandered since. ``background=False`` measures on the calling thread (no copy) and keeps the fits for the
+    next frames, as the thread does, so that a run is repeatable. With ``telemetry``, each measurement's time is the
+    stage "mark follow" and the frames skipped while it was busy the counter "mark_follow_skipped". Owns one
+    landmarker and the thread; ``close`` stops and releases both."""
+
+    def __init__(self, max_faces: int = 4, *, every: int = 2, background: bool = True,
+                 telemetry: Telemetry | None = None) -> None:  # fmt: skip
+        self.every = max(1, int(every))
+        self._telemetry = telemetry
+        self._landmarker = FaceLandmarker(LandmarkerConfig(video=True, max_faces=max_faces))
+        self.corrections: dict[int, np.ndarray] = {}  # by input track: its latest good fit; replaced, never changed
+        self.fitted = self.missed = self.skipped = 0  # faces fitted / not found or implausible; frames skipped busy
+        self._frames = 0
+        self._generation = 0  # bumped by reset: a fit of the model before is not kept
+        self._lock = threading.Lock()  # the fits, shared with the thread
+        self._worker = IdleJobThread(self._work, self._failed, "swapcam-mark-follow") if background else None
+
+    def reset(self) -> None:
+        """Forgets the fits (another model paints its faces elsewhere)."""
+        with self._lock:
+            self._generation += 1
+            self.corrections = {}
+        if self._worker is not None:
+            self._worker.drop()
+
+    def draw(self, frame: Frame, calls: list[MarkCall], embedder: wm.WatermarkEmbedder | None) -> None:
+        """Draws every call's mark into ``frame.image`` (blended, not yet marked) with its track's latest fit, and,
+        on every ``every``-th call, has this frame measured for the next ones. ``calls`` is emptied."""
+        if not calls or embedder is None:
+            return
+        self._frames += 1
+        fits = None
+        if (self._frames - 1) % self.every == 0:
+            inputs = [(embedder.frame_to_block(c.matrix, corrected=False), c.track) for c in calls]
+            generation = self._generation
+
+            def job() -> tuple:  # the frame is copied only when the thread takes it
+                return Frame(frame.image.copy(), frame.frame_id, frame.t_capture), inputs, generation
+
+            if self._worker is None:
+                fits = (self._measure(frame, inputs), generation)  # the unmarked frame, kept for the next
+            elif not self._worker.offer(job):
+                self.skipped += 1
+                if self._telemetry is not None:
+                    self._telemetry.count("mark_follow_skipped")
+        _draw_marks(frame, calls, embedder, self.corrections)
+        if fits is not None:
+            self._keep(*fits)
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Until the thread has fitted what it was handed (tests)."""
+        if self._worker is not None:
+            self._worker.wait(timeout)
+
+    def _measure(self, frame: Frame, inputs: list[tuple[np.ndarray, int]]) -> list[tuple[int, np.ndarray | None]]:
+        t0 = time.perf_counter()
+        faces = self._landmarker(frame)
+        fits = match_fits([wm.block_matrix(f.landmarks) for f in faces], inputs)
+        if self._telemetry is not None:
+            self._telemetry.stage("mark follow", time.perf_counter() - t0)
+        return fits
+
+    def _keep(self, fits: list[tuple[int, np.ndarray | None]], generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:  # the model changed meanwhile
+                return
+            corrections = dict(self.corrections)
+            for track, fit in fits:
+                if fit is not None:
+                    corrections[track] = fit
+                    self.fitted += 1
+                else:
+                    self.missed += 1
+            self.corrections = _bounded(corrections, {track for track, _ in fits})
+
+    def _work(self, frame: Frame, inputs: list[tuple[np.ndarray, int]], generation: int) -> None:
+        self._keep(self._measure(frame, inputs), generation)
+
+    def _failed(self, job: tuple) -> None:
+        self.missed += len(job[1])  # a failed mesh costs this fit only
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+        self._landmarker.close()
+
+
+def match_fits(found: list[np.ndarray], inputs: list[tuple[np.ndarray, int]]) -> list[tuple[int, np.ndarray | None]]:
+    """For each (input face's (2, 3) frame -> block matrix, track) of ``inputs``: its track and the fit of its block
+    onto the swapped face found nearest (``found``: their (2, 3) frame -> block matrices, from verify's tracker), or
+    None when no face is found within ``MATCH_FACE_WIDTHS`` or the fit is beyond ``LIMITS``."""
+    centres = [_block_centre(m) for m in found]
+    out = []
+    for m_in, track in inputs:
+        fit = None
+        if found:
+            here = _block_centre(m_in)
+            width = wm.MARK_SPEC.face_width / math.sqrt(abs(float(np.linalg.det(m_in[:, :2]))))  # frame px
+            i = int(np.argmin([math.dist(here, p) for p in centres]))
+            if math.dist(here, centres[i]) <= MATCH_FACE_WIDTHS * width:
+                fit = block_fit(m_in, found[i])  # the input's block -> the output's
+                if not plausible(fit, LIMITS):
+                    fit = None
+        out.append((track, fit))
+    return out
+
+
+def _bounded(corrections: dict[int, np.ndarray], tracks: set[int]) -> dict[int, np.ndarray]:
+    """``corrections``, bounded whatever the video: past a few more tracks than this frame's ``tracks``, only theirs."""
+    if len(corrections) > 4 * len(tracks) + 8:
+        return {k: v for k, v in corrections.items() if k in tracks}
+    return corrections
+
+
+def _draw_marks(frame: Frame, calls: list[MarkCall], embedder: wm.WatermarkEmbedder,
+                corrections: dict[int, np.ndarray]) -> None:  # fmt: skip
+    """Draws every call's mark into ``frame.image`` with its track's correction (none: where the input's landmarks
+    put it); ``calls`` is emptied."""
+    embedder.corrections, embedder.correction = corrections, None
+    for call in calls:
+        embedder(frame.image, call.matrix, call.alpha, call.origin, call.track)
+    calls.clear()
 
 
 def _block_centre(m: np.ndarray) -> tuple[float, float]:

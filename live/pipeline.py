@@ -20,7 +20,7 @@ from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.live.coverage_watch import CoverageWatch
 from swapcam.live.mark_align import MarkAligner
-from swapcam.live.mark_track import MarkCall, OutputTracker
+from swapcam.live.mark_track import MarkCall, OutputFollower, OutputTracker
 from swapcam.live.swapper import FaceSwapper, SwapConfig
 from swapcam.live.telemetry import Telemetry
 
@@ -32,9 +32,11 @@ class PipelineConfig:
     # the watermark's aligner fits on a thread of its own (no frame waits for it); False: on the frame thread, so
     # that a run is repeatable (benchmarks, tests)
     mark_align_thread: bool = True
-    # True: verify's own tracker runs on every swapped frame and each mark is drawn where it finds that face on this
-    # very frame (swapcam.live.mark_track: one more face mesh per frame; ``convert``), instead of the sampled aligner
-    mark_exact: bool = False
+    # where the watermark goes in video (``mark_track.MARK_PLACEMENTS``): "sampled", the sampled aligner's correction
+    # (the live loop's default); "exact", verify's own tracker on every frame, in line, each mark where it finds its
+    # face on this very frame (one more face mesh per frame: ``convert``); "follow", that tracker on every other
+    # swapped frame, on a thread of its own, each mark where it found its face a frame or two before
+    mark_placement: str = "sampled"
 
 
 class ModelStage:
@@ -101,16 +103,18 @@ class FramePipeline:
     def _aligner(self) -> MarkAligner:
         return MarkAligner(background=self.config.mark_align_thread)
 
-    def _tracker(self, swap: SwapConfig) -> OutputTracker:
+    def _tracker(self, swap: SwapConfig) -> OutputTracker | OutputFollower:
         # as many faces as the input's landmarker tracks: the landmarks of a tracked face do not depend on it
         # (measured: identical with 1 and 4), a larger number only runs the face detector on more frames
-        return OutputTracker(self._tracked(swap))
+        if self.config.mark_placement == "exact":
+            return OutputTracker(self._tracked(swap))
+        return OutputFollower(self._tracked(swap), background=self.config.mark_align_thread, telemetry=self.telemetry)
 
     def _wants_aligner(self, swap: SwapConfig) -> bool:
-        return swap.watermark and self.config.landmarks.video and not self.config.mark_exact
+        return swap.watermark and self.config.landmarks.video and self.config.mark_placement == "sampled"
 
     def _wants_tracker(self, swap: SwapConfig) -> bool:
-        return swap.watermark and self.config.landmarks.video and self.config.mark_exact
+        return swap.watermark and self.config.landmarks.video and self.config.mark_placement != "sampled"
 
     @staticmethod
     def _tracked(swap: SwapConfig) -> int:

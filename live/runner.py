@@ -62,7 +62,7 @@ class LiveConfig:
     stats_json: str | None = None
     status: bool | None = None  # one-line live status on stderr (None: when stderr is a terminal)
     panel: PanelConfig | None = None  # the web control panel (--panel, issue 13); None: none
-    exact_mark: bool = False  # --exact-mark: the watermark placed by verify's tracker on every frame (mark_track)
+    mark_placement: str = "sampled"  # --mark-placement: where the watermark goes (swapcam.live.mark_track)
 
 
 def _sink_worker(sink: GuardedSink, slot: LatestSlot[Output], tel: Telemetry, primary: bool) -> None:
@@ -107,7 +107,7 @@ def run_live(config: LiveConfig, stop: threading.Event | None = None) -> dict:
         swap = stack.enter_context(FaceSwap(config.model, config.engine,
                                             settings=config.settings, provenance=options.provenance,
                                             engine_config=config.engine_config, telemetry=tel,
-                                            info=info, exact_mark=config.exact_mark))  # fmt: skip
+                                            info=info, mark_placement=config.mark_placement))  # fmt: skip
         source = stack.enter_context(open_source(config.source, config.source_config))
 
         def on_key(key: str) -> None:

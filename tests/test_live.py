@@ -271,18 +271,26 @@ def test_a_still_source_with_two_people_swaps_the_faces_asked_for(tiny_model, tm
     assert changed == ([True, False] if which == "largest" else [True, True])
 
 
-def test_live_with_exact_mark_places_every_mark_by_the_output_tracker(tiny_model, tmp_path, detect):
-    """``--exact-mark``: verify's tracker runs on every swapped frame of the live loop (both people of a still, with
-    ``--faces all``), and the marks go where it finds each face, instead of the sampled aligner's correction."""
+@pytest.mark.parametrize("placement", [None, "follow", "exact"])
+def test_live_places_the_marks_as_asked(tiny_model, tmp_path, detect, placement):
+    """Both people of a still, with ``--faces all``. By default the sampled aligner measures the offset now and then
+    and the marks are drawn in the composite; with ``--mark-placement follow`` (verify's tracker on a thread of its
+    own) or ``exact`` (in line) every swapped frame's marks are drawn after the blend by the output tracker's stage,
+    the aligner does not run, and the follower measures frames on its thread."""
     from swapcam.live.settings import SwapSettings
 
-    out = tmp_path / "exact.mkv"
+    out = tmp_path / f"{placement}.mkv"
+    placed = {} if placement is None else {"mark_placement": placement}
     stats = run_live(LiveConfig(str(tiny_model), str(shared("images/two_people.jpg")), (str(out),), max_frames=12,
-                                status=False, settings=SwapSettings(faces="all"), exact_mark=True))  # fmt: skip
+                                status=False, settings=SwapSettings(faces="all"), **placed))  # fmt: skip
     assert stats["faces"] == 2 * stats["frames_processed"] > 0
     stages = stats["stages"]
-    assert stages["mark track"]["n"] == stages["composite"]["n"] == stats["frames_processed"]
-    assert "mark align" not in stages
+    if placement is None:  # the sampled aligner: 5 samples in a track's first second, one every 6 frames
+        assert stages["mark align"]["n"] >= 1 and "mark track" not in stages and "mark follow" not in stages
+    else:
+        assert stages["mark track"]["n"] == stages["composite"]["n"] == stats["frames_processed"]
+        assert "mark align" not in stages
+        assert ("mark follow" in stages) == (placement == "follow")
     assert len(detect(_decode(out)[-1])) == 2  # both swapped faces are still faces to verify's landmarker
 
 

@@ -186,7 +186,8 @@ def test_the_mark_is_drawn_where_verify_finds_the_swapped_face(astronaut, detect
     expected = 4 / (spec.face_width / wm.MARK_SPEC.face_width)  # block px
     sums = {}
     for aligned in (True, False):
-        with FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True))) as pipeline:  # its thread
+        config = PipelineConfig(swap=SwapConfig(watermark=True), mark_placement="sampled")
+        with FramePipeline(engine, config) as pipeline:  # its thread
             if not aligned:
                 pipeline.mark_aligner.close()
                 pipeline.mark_aligner = None
@@ -209,6 +210,70 @@ def test_the_mark_is_drawn_where_verify_finds_the_swapped_face(astronaut, detect
         sums[aligned] = sum(wm.face_block(f, out.landmarks).astype(np.float64) for f in frames)
     z = {k: wm.read_mark(wm.block_coefficients(v.astype(np.float32)), 30).z for k, v in sums.items()}
     assert z[True] > wm.Z_THRESHOLD and z[True] > 2 * z[False], z  # 7.7 and 0.5 (30 identical frames)
+
+
+def test_the_follower_fits_on_its_own_thread_and_the_mark_reads(astronaut, detect):
+    """``--mark-placement follow``: verify's tracker runs on a thread of its own, on a copy of every other swapped,
+    unmarked frame; a model that paints the face 4 crop px to the right gets its marks where the swapped face is,
+    from the second frame on, and the mark reads as found."""
+    from swapcam.live.mark_track import OutputFollower
+
+    image = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a face about 180 px wide
+    engine = _ShiftingEngine(128, 4)
+    expected = 4 / (engine.info.align.face_width / wm.MARK_SPEC.face_width)  # block px
+    config = PipelineConfig(swap=SwapConfig(watermark=True), mark_placement="follow")
+    with FramePipeline(engine, config) as pipeline:
+        follower = pipeline.mark_tracker
+        assert isinstance(follower, OutputFollower) and follower._worker is not None and pipeline.mark_aligner is None
+        frames = []
+        for i in range(30):
+            frame = Frame(image.copy(), i, i / 30)
+            assert pipeline(frame) == 1
+            frames.append(frame.image)
+            follower.wait()  # each fit lands before the next frame (a real loop goes on meanwhile)
+        assert follower.fitted == 15 and follower.missed == 0 and follower.skipped == 0
+        (fit,) = follower.corrections.values()
+        centre = (wm.MARK_SPEC.size - 1) / 2.0
+        shift = fit[:, :2] @ (centre, centre) + fit[:, 2] - centre
+        assert abs(shift[0] + expected) < 1.0 and abs(shift[1]) < 1.5, (shift, expected)
+        assert pipeline.telemetry.summary()["stages"]["mark follow"]["n"] == 15
+    out = detect(frames[-1])[0]  # verify's view: the swapped face's own landmarks
+    total = sum(wm.face_block(f, out.landmarks).astype(np.float64) for f in frames[1:])
+    assert wm.read_mark(wm.block_coefficients(total.astype(np.float32)), 29).z > wm.Z_THRESHOLD  # 9.0
+
+
+def test_the_fit_thread_takes_a_job_only_when_idle():
+    """The aligner's and the follower's thread: while a job runs (or waits) the next is refused without being built,
+    so nothing queues behind a slow mesh; a job that raises costs only itself."""
+    import threading
+
+    from swapcam.live.job_thread import IdleJobThread
+
+    release, done, failed, built = threading.Event(), [], [], []
+
+    def work(n: int) -> None:
+        release.wait(5.0)
+        if n < 0:
+            raise RuntimeError("a failed mesh")
+        done.append(n)
+
+    def job(n: int):
+        return lambda: built.append(n) or (n,)
+
+    worker = IdleJobThread(work, failed.append, "test-fit")
+    try:
+        assert worker.offer(job(1))
+        assert not worker.offer(job(2)) and built == [1]  # busy (or still waiting): refused, never built
+        release.set()
+        worker.wait()
+        assert worker.offer(job(-1))
+        worker.wait()
+        assert worker.offer(job(3))
+        worker.wait()
+        assert done == [1, 3] and failed == [(-1,)] and built == [1, -1, 3]
+    finally:
+        worker.close()
+    assert not worker.offer(job(4))  # closed
 
 
 class _TwoWayEngine:
@@ -264,7 +329,8 @@ def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detec
     for per_track in (True, False):
         if not per_track:  # every face drawn with the one shared correction
             monkeypatch.setattr(MarkAligner, "apply", lambda self, emb: setattr(emb, "correction", self.correction))
-        config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_align_thread=False)
+        config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_align_thread=False,
+                                mark_placement="sampled")  # fmt: skip
         with FramePipeline(engine, config) as pipeline:
             frames = _swap_both(pipeline, image)
             aligner = pipeline.mark_aligner
@@ -275,7 +341,7 @@ def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detec
         z[per_track] = _z_per_face(frames, detect)
     assert z[True][0] > wm.Z_THRESHOLD and z[True][0] > 2 * z[False][1], z  # 8.8, 9.2 and 0.9, 2.2
     # convert's exact placement (swapcam.live.mark_track) matches each input face to its own swapped face too
-    config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_exact=True)
+    config = PipelineConfig(swap=SwapConfig(watermark=True, faces="all"), mark_placement="exact")
     with FramePipeline(engine, config) as pipeline:
         frames = _swap_both(pipeline, image)
         tracker = pipeline.mark_tracker
@@ -303,31 +369,36 @@ class _WanderingEngine:
         pass
 
 
-def test_convert_draws_each_mark_where_verify_finds_that_frame_s_face(astronaut):
-    """``convert``'s pipeline (``mark_exact``) runs verify's own tracker on every swapped frame and draws the mark
-    where it finds the face on that very frame: a swap that wanders by up to 5 crop px from frame to frame reads
-    clearly; the sampled aligner of the live loop draws every frame with one median correction and the mark smears."""
+def test_each_mark_goes_where_verify_finds_the_wandering_face(astronaut):
+    """A swap that wanders by up to 5 crop px from frame to frame: ``convert``'s placement (``exact``: verify's own
+    tracker on every swapped frame, each mark where it finds the face on that very frame) reads clearly; the live
+    loop's (``follow``: that tracker's fit of every other frame, first used on the next) reads, a little weaker; the
+    sampled aligner draws every frame with one median correction and the mark smears."""
+    from swapcam.live.mark_track import OutputFollower, OutputTracker
     from swapcam.live.verify import verify_frames
 
     image = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a face about 180 px wide
     engine = _WanderingEngine(128)
     z = {}
-    for exact in (True, False):
-        config = PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False, mark_exact=exact)
+    for placement, kind in (("exact", OutputTracker), ("follow", OutputFollower), ("sampled", None)):
+        config = PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False, mark_placement=placement)
         with FramePipeline(engine, config) as pipeline:
-            assert (pipeline.mark_tracker is not None) == exact and (pipeline.mark_aligner is None) == exact
+            tracker = pipeline.mark_tracker
+            assert (kind is None and tracker is None) or type(tracker) is kind
+            assert (pipeline.mark_aligner is None) == (kind is not None)
             engine.calls = 0
             frames = []
             for i in range(32):
                 frame = Frame(image.copy(), i, i / 30)
                 assert pipeline(frame) == 1
                 frames.append(frame.image)
-            if exact:
-                assert pipeline.mark_tracker.fitted == 32 and pipeline.mark_tracker.missed == 0
+            if kind is not None:  # exact: every frame fitted; follow: every other one
+                assert tracker.fitted == (32 if placement == "exact" else 16) and tracker.missed == 0
         verdict = verify_frames((Frame(f, i, i / 30) for i, f in enumerate(frames)), "wandering")
         assert len(verdict.tracks) == 1
-        z[exact] = verdict.tracks[0].reading.z
-    assert z[True] > 2 * wm.Z_THRESHOLD and z[True] > 2 * z[False], z  # 20.7 and 2.5
+        z[placement] = verdict.tracks[0].reading.z
+    assert z["exact"] > 2 * wm.Z_THRESHOLD and z["exact"] > 2 * z["sampled"], z  # 20.7 and 2.5
+    assert z["follow"] > wm.Z_THRESHOLD and z["follow"] > 1.5 * z["sampled"], z
 
 
 def test_the_aligner_samples_each_track_on_its_own_schedule():
