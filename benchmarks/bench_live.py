@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--clips", nargs="+", default=list(CLIPS))
     parser.add_argument("--mark-ab", type=int, metavar="RUNS",
                         help="instead: RUNS live runs each with the watermark placed each way (--mark-placement "
-                        "follow, sampled, exact) and without, in turn")  # fmt: skip
+                        "sampled, follow, exact) and without, in turn")  # fmt: skip
     args = parser.parse_args()
     import pyvirtualcam
 
