@@ -17,8 +17,8 @@ Results: benchmarks/results/live.json. Goals (issue 5, 2 cores): >= 60 fps offli
 
 instead times what the invisible watermark costs the live loop (issue 16): the live run of each clip, in turn with
 provenance on (metadata and mark) with each ``--mark-placement`` (sampled: the sampled aligner, the default;
-follow: verify's tracker on every other frame, on a thread; exact: that tracker on every frame, in line) and off
-(``--no-provenance``), RUNS times each; results in benchmarks/results/live_mark_ab.json.
+follow: verify's tracker on a thread, on every frame it is free for; exact: that tracker on every frame, in line)
+and off (``--no-provenance``), RUNS times each; results in benchmarks/results/live_mark_ab.json.
 """
 
 from __future__ import annotations

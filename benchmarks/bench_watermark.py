@@ -278,9 +278,8 @@ def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None, *
     """The clip on the 720p canvas swapped with the mark (and, for the PSNR, without): the marked frames.
     ``placement`` (swapcam.live.mark_track): "exact" as ``convert`` places the marks, by verify's tracker on every
     swapped frame; "sampled" as the live loop does by default, by the sampled aligner (swapcam.live.mark_align);
-    "follow" as ``live --mark-placement follow`` does, by that tracker's fits of every other frame, each first used
-    on the next frame (what its thread gives when it keeps up). All run in line here, so that a run is
-    repeatable."""
+    "follow" as ``live --mark-placement follow`` does, by that tracker's fit of each frame, first used on the next
+    one (what its thread gives when it keeps up). All run in line here, so that a run is repeatable."""
     on = FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False,
                                               mark_placement=placement))  # fmt: skip
     off = FramePipeline(engine, PipelineConfig(swap=replace(SwapConfig(), watermark=False)))

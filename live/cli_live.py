@@ -50,10 +50,10 @@ def add_mark_placement_argument(p: argparse.ArgumentParser, *, default: str) -> 
     p.add_argument("--mark-placement", choices=MARK_PLACEMENTS, default=default,
                    help="where the invisible watermark goes on each swapped face: sampled, by a correction "
                    "measured now and then (least CPU; reads worst on a model's small faces after a re-encode); "
-                   "follow, where `swapcam verify`'s tracker found the face a frame or two before (its face mesh on "
-                   "every other frame, on a thread of its own: for a machine with cores to spare); exact, where that "
-                   "tracker finds it on that very frame (the mesh on every frame, in line: about 10 ms at 720p on 2 "
-                   f"cores) (default: {default})")  # fmt: skip
+                   "follow, where `swapcam verify`'s tracker found the face a frame before (its face mesh on every "
+                   "frame it is free for, on a thread of its own: for a machine with cores to spare); exact, where "
+                   "that tracker finds it on that very frame (the mesh on every frame, in line: about 10 ms at 720p "
+                   f"on 2 cores) (default: {default})")  # fmt: skip
 
 
 def add_mouth_arguments(p: argparse.ArgumentParser, d: SwapSettings) -> None:

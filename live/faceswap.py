@@ -76,7 +76,7 @@ class FaceSwap:
     mark_placement: where the watermark goes in a video (``swapcam.live.mark_track``): "exact", where verify's own
     tracker finds each swapped face on that very frame (one more face mesh per frame, in line: ``convert``);
     "sampled", with the sampled aligner's correction (``swapcam.live.mark_align``: least CPU, the live loop's
-    default); "follow", where that tracker found the face a frame or two before (its mesh on every other frame, on
+    default); "follow", where that tracker found the face a frame before (its mesh on every frame it is free for, on
     a thread of its own: for a machine with cores to spare). None (the default): "exact" when ``repeatable``, else
     "sampled".
     The model can be switched while frames go on: ``load_model`` on a side thread, then ``use_model``.

@@ -31,7 +31,7 @@ unrelated stills) the mark stays where the input's landmarks put it.
 This is the live loop's default (``--mark-placement sampled``), the way that costs least CPU. On a model's poorer
 swaps of small faces the offset wanders from frame to frame and no sampled correction follows it; ``convert`` places
 the marks with ``verify``'s own tracker on every frame instead, at the cost of one more face mesh per frame, and the
-live loop can with that tracker's fits of every other frame, on a thread (``--mark-placement follow``; both in
+live loop can with that tracker's fits of the frame before, on a thread (``--mark-placement follow``; both in
 ``swapcam.live.mark_track``).
 """
 

@@ -6,8 +6,8 @@ included) and reads each face's mark block where their landmarks put it. The emb
 person, and ``swapcam.live.mark_align`` measures it now and then. On a model's poorer swaps of small faces the
 offset wanders (2026-12-06, the `fast` model on the stage clip's 87 px faces: ±1.4 block px and ±3 % in scale,
 correlated over a few frames, unexplained by the swapped crop's content or the head's pose), and no sampled
-correction follows it: a fit three frames old kept half of the mark's z as written in an offline analysis, and the
-follower below, whose fits are one or two frames old, keeps about half on that clip too (docs/watermark.md).
+correction follows it: a fit one frame old keeps about three quarters of the mark's z as written, three frames old
+half (docs/watermark.md).
 
 ``OutputTracker`` is verify's tracker run on the swapped frame before its marks are drawn. The compositor blends
 every face and hands over what each mark needs (``MarkCall``); the tracker finds the swapped faces' landmarks in
@@ -17,11 +17,11 @@ stage), in line: ``convert`` (offline, every frame) uses it. Measured on the sta
 as written): 27, 31, 15 with the fits of the same frame, 10-16, 6-10, 1-8 with sampled ones, 24, 29, 17 for a
 stand-in model that changes nothing.
 
-``OutputFollower`` (``live --mark-placement follow``) is the same tracker on a thread of its own, handed a copy of every
-other finished, unmarked frame, so that no frame waits for the mesh; each mark is drawn at once with its face's
-latest fit, a frame or two old. It needs a core to spare: on 2 cores the mesh (13-17 ms there) competes with the
-frame loop, which then runs late and drops frames, so the live loop's default stays the sampled aligner
-(``swapcam.live.mark_align``). ``MARK_PLACEMENTS`` lists the three ways.
+``OutputFollower`` (``live --mark-placement follow``) is the same tracker on a thread of its own, handed a copy of each
+finished, unmarked frame it is free for, so that no frame waits for the mesh; each mark is drawn at once with its
+face's latest fit, one frame old when the thread keeps up. It needs a core to spare: on 2 cores the mesh (13-18 ms
+there) competes with the frame loop, which then runs late and drops frames, so the live loop's default stays the
+sampled aligner (``swapcam.live.mark_align``). ``MARK_PLACEMENTS`` lists the three ways.
 """
 
 from __future__ import annotations
@@ -92,27 +92,25 @@ class OutputTracker:
 
 
 class OutputFollower:
-    """verify's tracker on a thread of its own, for the live loop: the marks follow the swapped faces a frame or two
+    """verify's tracker on a thread of its own, for the live loop: the marks follow the swapped faces a frame or more
     behind, and no frame waits for a face mesh.
 
-    Every ``every`` swapped frames (when the thread is free; a frame that finds it busy is skipped and counted), the
-    frame loop hands over a copy of the finished, unmarked frame and where each input face's block is; the thread
-    finds the swapped faces with verify's tracker (the same landmarker in video mode, on the frames it is given)
-    and fits each input face's block onto its swapped face's (``match_fits``). Each mark is drawn at once with its
+    On every swapped frame that finds the thread free (one that finds it busy is skipped and counted: the thread
+    measures as often as the machine lets it, every frame on a core of its own), the frame loop hands over a copy of
+    the finished, unmarked frame and where each input face's block is; the thread finds the swapped faces with
+    verify's tracker (the same landmarker in video mode, on the frames it is given) and fits each input face's
+    block onto its swapped face's (``match_fits``). Each mark is drawn at once with its
     track's latest fit, of an earlier frame: where ``OutputTracker`` would draw it, give or take how far the swapped
     face has wandered since. ``background=False`` measures on the calling thread (no copy) and keeps the fits for the
     next frames, as the thread does, so that a run is repeatable. With ``telemetry``, each measurement's time is the
     stage "mark follow" and the frames skipped while it was busy the counter "mark_follow_skipped". Owns one
     landmarker and the thread; ``close`` stops and releases both."""
 
-    def __init__(self, max_faces: int = 4, *, every: int = 2, background: bool = True,
-                 telemetry: Telemetry | None = None) -> None:  # fmt: skip
-        self.every = max(1, int(every))
+    def __init__(self, max_faces: int = 4, *, background: bool = True, telemetry: Telemetry | None = None) -> None:
         self._telemetry = telemetry
         self._landmarker = FaceLandmarker(LandmarkerConfig(video=True, max_faces=max_faces))
         self.corrections: dict[int, np.ndarray] = {}  # by input track: its latest good fit; replaced, never changed
         self.fitted = self.missed = self.skipped = 0  # faces fitted / not found or implausible; frames skipped busy
-        self._frames = 0
         self._generation = 0  # bumped by reset: a fit of the model before is not kept
         self._lock = threading.Lock()  # the fits, shared with the thread
         self._worker = IdleJobThread(self._work, self._failed, "swapcam-mark-follow") if background else None
@@ -126,28 +124,25 @@ class OutputFollower:
             self._worker.drop()
 
     def draw(self, frame: Frame, calls: list[MarkCall], embedder: wm.WatermarkEmbedder | None) -> None:
-        """Draws every call's mark into ``frame.image`` (blended, not yet marked) with its track's latest fit, and,
-        on every ``every``-th call, has this frame measured for the next ones. ``calls`` is emptied."""
+        """Draws every call's mark into ``frame.image`` (blended, not yet marked) with its track's latest fit, and has
+        this frame measured for the next ones (when the thread is free). ``calls`` is emptied."""
         if not calls or embedder is None:
             return
-        self._frames += 1
-        fits = None
-        if (self._frames - 1) % self.every == 0:
-            inputs = [(embedder.frame_to_block(c.matrix, corrected=False), c.track) for c in calls]
-            generation = self._generation
+        inputs = [(embedder.frame_to_block(c.matrix, corrected=False), c.track) for c in calls]
+        generation, fits = self._generation, None
 
-            def job() -> tuple:  # the frame is copied only when the thread takes it
-                return Frame(frame.image.copy(), frame.frame_id, frame.t_capture), inputs, generation
+        def job() -> tuple:  # the frame is copied only when the thread takes it
+            return Frame(frame.image.copy(), frame.frame_id, frame.t_capture), inputs, generation
 
-            if self._worker is None:
-                fits = (self._measure(frame, inputs), generation)  # the unmarked frame, kept for the next
-            elif not self._worker.offer(job):
-                self.skipped += 1
-                if self._telemetry is not None:
-                    self._telemetry.count("mark_follow_skipped")
+        if self._worker is None:
+            fits = self._measure(frame, inputs)  # the unmarked frame, kept for the next ones
+        elif not self._worker.offer(job):
+            self.skipped += 1
+            if self._telemetry is not None:
+                self._telemetry.count("mark_follow_skipped")
         _draw_marks(frame, calls, embedder, self.corrections)
         if fits is not None:
-            self._keep(*fits)
+            self._keep(fits, generation)
 
     def wait(self, timeout: float = 10.0) -> None:
         """Until the thread has fitted what it was handed (tests)."""

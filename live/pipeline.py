@@ -34,8 +34,8 @@ class PipelineConfig:
     mark_align_thread: bool = True
     # where the watermark goes in video (``mark_track.MARK_PLACEMENTS``): "sampled", the sampled aligner's correction
     # (the live loop's default); "exact", verify's own tracker on every frame, in line, each mark where it finds its
-    # face on this very frame (one more face mesh per frame: ``convert``); "follow", that tracker on every other
-    # swapped frame, on a thread of its own, each mark where it found its face a frame or two before
+    # face on this very frame (one more face mesh per frame: ``convert``); "follow", that tracker on a thread of its
+    # own, on every swapped frame it is free for, each mark where it found its face a frame (or more) before
     mark_placement: str = "sampled"
 
 

@@ -213,9 +213,9 @@ def test_the_mark_is_drawn_where_verify_finds_the_swapped_face(astronaut, detect
 
 
 def test_the_follower_fits_on_its_own_thread_and_the_mark_reads(astronaut, detect):
-    """``--mark-placement follow``: verify's tracker runs on a thread of its own, on a copy of every other swapped,
-    unmarked frame; a model that paints the face 4 crop px to the right gets its marks where the swapped face is,
-    from the second frame on, and the mark reads as found."""
+    """``--mark-placement follow``: verify's tracker runs on a thread of its own, on a copy of each swapped, unmarked
+    frame it is free for; a model that paints the face 4 crop px to the right gets its marks where the swapped face
+    is, from the second frame on, and the mark reads as found."""
     from swapcam.live.mark_track import OutputFollower
 
     image = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a face about 180 px wide
@@ -231,15 +231,15 @@ def test_the_follower_fits_on_its_own_thread_and_the_mark_reads(astronaut, detec
             assert pipeline(frame) == 1
             frames.append(frame.image)
             follower.wait()  # each fit lands before the next frame (a real loop goes on meanwhile)
-        assert follower.fitted == 15 and follower.missed == 0 and follower.skipped == 0
+        assert follower.fitted == 30 and follower.missed == 0 and follower.skipped == 0
         (fit,) = follower.corrections.values()
         centre = (wm.MARK_SPEC.size - 1) / 2.0
         shift = fit[:, :2] @ (centre, centre) + fit[:, 2] - centre
         assert abs(shift[0] + expected) < 1.0 and abs(shift[1]) < 1.5, (shift, expected)
-        assert pipeline.telemetry.summary()["stages"]["mark follow"]["n"] == 15
+        assert pipeline.telemetry.summary()["stages"]["mark follow"]["n"] == 30
     out = detect(frames[-1])[0]  # verify's view: the swapped face's own landmarks
     total = sum(wm.face_block(f, out.landmarks).astype(np.float64) for f in frames[1:])
-    assert wm.read_mark(wm.block_coefficients(total.astype(np.float32)), 29).z > wm.Z_THRESHOLD  # 9.0
+    assert wm.read_mark(wm.block_coefficients(total.astype(np.float32)), 29).z > wm.Z_THRESHOLD  # 8.8
 
 
 def test_the_fit_thread_takes_a_job_only_when_idle():
@@ -352,16 +352,17 @@ def test_each_face_gets_the_correction_of_its_own_track(astronaut, hopper, detec
 
 class _WanderingEngine:
     """A stand-in model that paints the face it is given a little further off on each call (0, 3, 5, 3, 0, -3, -5,
-    -3 crop px sideways, and again), as a model's poorer swaps of small faces wander from frame to frame."""
+    -3 crop px sideways, and again; each step held for ``hold`` calls), as a model's poorer swaps of small faces
+    wander from frame to frame."""
 
     STEPS = (0, 3, 5, 3, 0, -3, -5, -3)
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, hold: int = 1) -> None:
         self.info = ModelInfo(AlignSpec(size=size), "wandering", 0, "a", "a", "a2b")
-        self.calls = 0
+        self.calls, self.hold = 0, hold
 
     def run(self, aligned: np.ndarray):
-        d = self.STEPS[self.calls % len(self.STEPS)]
+        d = self.STEPS[(self.calls // self.hold) % len(self.STEPS)]
         self.calls += 1
         return np.roll(aligned, d, axis=-1), np.ones((len(aligned), 1, *aligned.shape[2:]), np.float32)
 
@@ -370,35 +371,41 @@ class _WanderingEngine:
 
 
 def test_each_mark_goes_where_verify_finds_the_wandering_face(astronaut):
-    """A swap that wanders by up to 5 crop px from frame to frame: ``convert``'s placement (``exact``: verify's own
-    tracker on every swapped frame, each mark where it finds the face on that very frame) reads clearly; the live
-    loop's (``follow``: that tracker's fit of every other frame, first used on the next) reads, a little weaker; the
-    sampled aligner draws every frame with one median correction and the mark smears."""
+    """A swap that wanders by up to 5 crop px: ``convert``'s placement (``exact``: verify's own tracker on every
+    swapped frame, each mark where it finds the face on that very frame) reads clearly even when the face jumps every
+    frame; ``follow`` (that tracker's fit of each frame, first used on the next) reads when the face holds each place
+    for a few frames, and not when it jumps every frame; the sampled aligner draws every frame with one median
+    correction and the mark smears either way."""
     from swapcam.live.mark_track import OutputFollower, OutputTracker
     from swapcam.live.verify import verify_frames
 
     image = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # a face about 180 px wide
-    engine = _WanderingEngine(128)
     z = {}
-    for placement, kind in (("exact", OutputTracker), ("follow", OutputFollower), ("sampled", None)):
-        config = PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False, mark_placement=placement)
-        with FramePipeline(engine, config) as pipeline:
-            tracker = pipeline.mark_tracker
-            assert (kind is None and tracker is None) or type(tracker) is kind
-            assert (pipeline.mark_aligner is None) == (kind is not None)
-            engine.calls = 0
-            frames = []
-            for i in range(32):
-                frame = Frame(image.copy(), i, i / 30)
-                assert pipeline(frame) == 1
-                frames.append(frame.image)
-            if kind is not None:  # exact: every frame fitted; follow: every other one
-                assert tracker.fitted == (32 if placement == "exact" else 16) and tracker.missed == 0
-        verdict = verify_frames((Frame(f, i, i / 30) for i, f in enumerate(frames)), "wandering")
-        assert len(verdict.tracks) == 1
-        z[placement] = verdict.tracks[0].reading.z
-    assert z["exact"] > 2 * wm.Z_THRESHOLD and z["exact"] > 2 * z["sampled"], z  # 20.7 and 2.5
-    assert z["follow"] > wm.Z_THRESHOLD and z["follow"] > 1.5 * z["sampled"], z
+    for hold in (1, 3):
+        engine = _WanderingEngine(128, hold)
+        for placement, kind in (("exact", OutputTracker), ("follow", OutputFollower), ("sampled", None)):
+            config = PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False,
+                                    mark_placement=placement)  # fmt: skip
+            with FramePipeline(engine, config) as pipeline:
+                tracker = pipeline.mark_tracker
+                assert (kind is None and tracker is None) or type(tracker) is kind
+                assert (pipeline.mark_aligner is None) == (kind is not None)
+                engine.calls = 0
+                frames = []
+                for i in range(32):
+                    frame = Frame(image.copy(), i, i / 30)
+                    assert pipeline(frame) == 1
+                    frames.append(frame.image)
+                if kind is not None:  # every frame fitted (follow: each fit first used on the next frame)
+                    assert tracker.fitted == 32 and tracker.missed == 0
+            verdict = verify_frames((Frame(f, i, i / 30) for i, f in enumerate(frames)), "wandering")
+            assert len(verdict.tracks) == 1
+            z[placement, hold] = verdict.tracks[0].reading.z
+    assert z["exact", 1] > 2 * wm.Z_THRESHOLD and z["exact", 1] > 2 * z["sampled", 1], z  # 20.7 and 2.5
+    # a fit one frame old is 2-3 crop px off a face that jumps every frame (3.8); held 3 frames: 7.2 (exact 14.1,
+    # sampled 1.1)
+    assert z["follow", 1] < wm.Z_THRESHOLD
+    assert z["follow", 3] > wm.Z_THRESHOLD and z["follow", 3] > 2 * z["sampled", 3], z
 
 
 def test_the_aligner_samples_each_track_on_its_own_schedule():
