@@ -29,8 +29,8 @@ from swapcam.live.telemetry import Telemetry
 class PipelineConfig:
     swap: SwapConfig = field(default_factory=SwapConfig)
     landmarks: LandmarkerConfig = field(default_factory=LandmarkerConfig)  # video mode, One Euro smoothing
-    # the watermark's aligner fits on a thread of its own (no frame waits for it); False: on the frame thread, so
-    # that a run is repeatable (benchmarks, tests)
+    # the watermark's aligner (or follower, ``mark_placement`` "follow") fits on a thread of its own (no frame waits
+    # for it); False: on the frame thread, so that a run is repeatable (benchmarks, tests)
     mark_align_thread: bool = True
     # where the watermark goes in video (``mark_track.MARK_PLACEMENTS``): "sampled", the sampled aligner's correction
     # (the live loop's default); "exact", verify's own tracker on every frame, in line, each mark where it finds its
