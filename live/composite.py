@@ -15,10 +15,10 @@ import numpy as np
 from swapcam.core.align import AlignSpec, align_face
 from swapcam.live.blend import BlendConfig, Blender, Roi
 from swapcam.live.color import ColorConfig, ColorTransfer
-from swapcam.live.mark_track import MarkCall
 from swapcam.live.mouth import MouthConfig, MouthPassThrough
 from swapcam.live.sharpen import SharpenConfig, Sharpener
 from swapcam.core.errors import SwapcamError
+from swapcam.core.watermark import MarkCall
 from swapcam.core.mask import MaskConfig, crop_mask
 from swapcam.core.messages import AlignedFace, Face
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from swapcam.core import watermark as wm
+from swapcam.core.watermark import MarkCall
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Frame
 from swapcam.live.job_thread import IdleJobThread
@@ -43,16 +43,6 @@ from swapcam.live.telemetry import Telemetry
 MARK_PLACEMENTS = ("sampled", "follow", "exact")  # where the marks go in video: ``PipelineConfig.mark_placement``
 LIMITS = MarkAlignConfig()  # the aligner's limits on a fit: beyond them the track's last good fit is used instead
 MATCH_FACE_WIDTHS = 0.25  # an output face is the input's when their block centres are this close
-
-
-@dataclass(frozen=True, slots=True)
-class MarkCall:
-    """What the embedder needs to draw one face's mark once the frame is finished (``WatermarkEmbedder.__call__``)."""
-
-    matrix: np.ndarray  # (2, 3) frame -> crop of the pasted face
-    alpha: np.ndarray  # (h, w) float32 blend weights of the pasted rectangle (a copy)
-    origin: tuple[int, int]  # that rectangle's top-left frame pixel
-    track: int  # the input face's track
 
 
 class OutputTracker:
@@ -78,13 +68,8 @@ class OutputTracker:
             return
         fits = match_fits([wm.block_matrix(f.landmarks) for f in faces],
                           [(embedder.frame_to_block(c.matrix, corrected=False), c.track) for c in calls])  # fmt: skip
-        for track, fit in fits:
-            if fit is not None:
-                self.corrections[track] = fit
-                self.fitted += 1
-            else:
-                self.missed += 1
-        self.corrections = _bounded(self.corrections, {c.track for c in calls})
+        self.corrections, found = _merged(self.corrections, fits)
+        self.fitted, self.missed = self.fitted + found, self.missed + len(fits) - found
         _draw_marks(frame, calls, embedder, self.corrections)
 
     def close(self) -> None:
@@ -161,14 +146,9 @@ class OutputFollower:
         with self._lock:
             if generation != self._generation:  # the model changed meanwhile
                 return
-            corrections = dict(self.corrections)
-            for track, fit in fits:
-                if fit is not None:
-                    corrections[track] = fit
-                    self.fitted += 1
-                else:
-                    self.missed += 1
-            self.corrections = _bounded(corrections, {track for track, _ in fits})
+            # replaced, never changed: the frame loop reads it without the lock
+            self.corrections, found = _merged(self.corrections, fits)
+            self.fitted, self.missed = self.fitted + found, self.missed + len(fits) - found
 
     def _work(self, frame: Frame, inputs: list[tuple[np.ndarray, int]], generation: int) -> None:
         self._keep(self._measure(frame, inputs), generation)
@@ -202,11 +182,15 @@ def match_fits(found: list[np.ndarray], inputs: list[tuple[np.ndarray, int]]) ->
     return out
 
 
-def _bounded(corrections: dict[int, np.ndarray], tracks: set[int]) -> dict[int, np.ndarray]:
-    """``corrections``, bounded whatever the video: past a few more tracks than this frame's ``tracks``, only theirs."""
-    if len(corrections) > 4 * len(tracks) + 8:
-        return {k: v for k, v in corrections.items() if k in tracks}
-    return corrections
+def _merged(corrections: dict[int, np.ndarray],
+            fits: list[tuple[int, np.ndarray | None]]) -> tuple[dict[int, np.ndarray], int]:  # fmt: skip
+    """A new dict: ``corrections`` with each track's fit of ``fits`` that was found (the others keep their last),
+    bounded whatever the video (past a few more tracks than ``fits`` has, only theirs); and how many were found."""
+    merged = {**corrections, **{track: fit for track, fit in fits if fit is not None}}
+    if len(merged) > 4 * len(fits) + 8:
+        tracks = {track for track, _ in fits}
+        merged = {k: v for k, v in merged.items() if k in tracks}
+    return merged, sum(fit is not None for _, fit in fits)
 
 
 def _draw_marks(frame: Frame, calls: list[MarkCall], embedder: wm.WatermarkEmbedder,

@@ -20,7 +20,8 @@ from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.live.coverage_watch import CoverageWatch
 from swapcam.live.mark_align import MarkAligner
-from swapcam.live.mark_track import MarkCall, OutputFollower, OutputTracker
+from swapcam.core.watermark import MarkCall
+from swapcam.live.mark_track import OutputFollower, OutputTracker
 from swapcam.live.swapper import FaceSwapper, SwapConfig
 from swapcam.live.telemetry import Telemetry
 

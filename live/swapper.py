@@ -17,10 +17,9 @@ import numpy as np
 
 from swapcam.core.align import align_face
 from swapcam.live.composite import CompositeConfig, FaceCompositor
-from swapcam.live.mark_track import MarkCall
 from swapcam.core.engines.base import Engine
 from swapcam.core.messages import AlignedFace, Face, face_area
-from swapcam.core.watermark import WatermarkEmbedder, model_id
+from swapcam.core.watermark import MarkCall, WatermarkEmbedder, model_id
 
 
 @dataclass(frozen=True)

@@ -274,6 +274,16 @@ def block_to_crop(spec: AlignSpec) -> np.ndarray:
 
 
 # -- embedding ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MarkCall:
+    """What the embedder needs to draw one face's mark once the frame is finished (``WatermarkEmbedder.__call__``)."""
+
+    matrix: np.ndarray  # (2, 3) frame -> crop of the pasted face
+    alpha: np.ndarray  # (h, w) float32 blend weights of the pasted rectangle (a copy)
+    origin: tuple[int, int]  # that rectangle's top-left frame pixel
+    track: int  # the input face's track
+
+
 class WatermarkEmbedder:
     """Adds model ``mid``'s mark to the luma of a swapped face **in the frame**, after the blend, in place.
 
