@@ -2,7 +2,7 @@
 written to benchmarks/results/watermark.json.
 
     python benchmarks/bench_watermark.py [--model MODEL.onnx] [--resolution 128] [--max-seconds 10] [--png PATH]
-        [--windows 2 [5 10 ...]]
+        [--windows 2 [5 10 ...]] [--placement exact|sampled|follow] [--mark-strength 1.5]
 
 1. Cost: median ms per face of the embed (one warp of the mark onto the face and a saturating add, in the frame
    after the blend) for the face of webcam_720p in its 720p frame and scaled to 1080p, and of the detection of one
@@ -274,13 +274,15 @@ def cost(results: dict) -> None:
     print("cost", out, flush=True)
 
 
-def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None, *, placement: str = "exact"):
+def swap_clip(path: Path, engine, max_s: float, psnrs: list, png: Path | None, *, placement: str = "exact",
+              strength: float = 1.0):
     """The clip on the 720p canvas swapped with the mark (and, for the PSNR, without): the marked frames.
     ``placement`` (swapcam.live.mark_track): "exact" as ``convert`` places the marks, by verify's tracker on every
     swapped frame; "sampled" as the live loop does by default, by the sampled aligner (swapcam.live.mark_align);
     "follow" as ``live --mark-placement follow`` does, by that tracker's fit of each frame, first used on the next
     one (what its thread gives when it keeps up). All run in line here, so that a run is repeatable."""
-    on = FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True), mark_align_thread=False,
+    on = FramePipeline(engine, PipelineConfig(swap=SwapConfig(watermark=True, mark_strength=strength),
+                                              mark_align_thread=False,
                                               mark_placement=placement))  # fmt: skip
     off = FramePipeline(engine, PipelineConfig(swap=replace(SwapConfig(), watermark=False)))
     frames, fps = [], probe_video(path).fps
@@ -332,7 +334,8 @@ def robustness(args, results: dict) -> None:
         path = SHARED_DATA / "clips" / name
         if not path.is_file():
             continue
-        frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png, placement=args.placement)
+        frames, fps = swap_clip(path, engine, args.max_seconds, psnrs, png, placement=args.placement,
+                                strength=args.mark_strength)
         written = encode(frames, fps)
         del frames
         for attack, (fn, how) in ATTACKS.items():
@@ -367,6 +370,7 @@ def robustness(args, results: dict) -> None:
     results["robustness"] = {
         "model": args.model or f"pass-through {args.resolution} px", "model_id": f"{mid:04x}",
         "mark_placement": args.placement,
+        "mark_strength": args.mark_strength,
         "clip": f"windows of {', '.join(f'{w:g}' for w in args.windows)} s (each a per-clip decision; a window counts "
                 f"when a face is found in at least {MIN_FACE_SHARE:.0%} of its frames), first {args.max_seconds:g} s "
                 "of each sample clip on a 1280x720 canvas",
@@ -508,6 +512,8 @@ def main() -> None:
                         help="where the marks go (swapcam live/convert --mark-placement): exact, as convert does "
                         "(default); sampled, as the live loop does by default; follow, as live --mark-placement "
                         "follow does")
+    parser.add_argument("--mark-strength", type=float, default=1.0, metavar="X",
+                        help="the mark's strength, times its default (swapcam live/convert --mark-strength; default 1)")
     args = parser.parse_args()
     results: dict = {
         "parameters": {

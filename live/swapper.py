@@ -19,7 +19,7 @@ from swapcam.core.align import align_face
 from swapcam.live.composite import CompositeConfig, FaceCompositor
 from swapcam.core.engines.base import Engine
 from swapcam.core.messages import AlignedFace, Face, face_area
-from swapcam.core.watermark import MarkCall, WatermarkEmbedder, model_id
+from swapcam.core.watermark import STRENGTH, MarkCall, WatermarkEmbedder, model_id
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class SwapConfig:
     model_mask: bool = True  # intersect the landmark mask with the mask the model painted
     composite: CompositeConfig = field(default_factory=CompositeConfig)
     watermark: bool = True  # the invisible mark in every swapped face (off only with --no-provenance)
+    mark_strength: float = 1.0  # its strength, times swapcam.core.watermark.STRENGTH (SwapSettings checks 1..2)
 
 
 @dataclass(slots=True)
@@ -64,7 +65,8 @@ class FaceSwapper:
         self.config = config
         mark = None
         if config.watermark:  # the model's mark, drawn on each pasted face in the frame (swapcam.core.watermark)
-            mark = WatermarkEmbedder(self.spec, model_id(self.engine.info.to_metadata()))
+            mark = WatermarkEmbedder(self.spec, model_id(self.engine.info.to_metadata()),
+                                     strength=STRENGTH * config.mark_strength)
         self._compositor = FaceCompositor(r, config.composite, mark=mark)
 
     @property

@@ -25,6 +25,7 @@ from swapcam.live.verify import verify_file
 from swapcam.cli import main as cli
 from swapcam.core import watermark as wm
 from swapcam.core.align import AlignSpec, align_face
+from swapcam.core.errors import SwapcamError
 from swapcam.core.messages import Frame
 from swapcam.core.model_info import ModelInfo
 from benchmarks.bench_watermark import ATTACKS as BENCH_ATTACKS
@@ -548,6 +549,30 @@ def test_faceswap_marks_swaps_unless_provenance_is_off(tiny_model, detect):
     inside[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1] = True
     assert diff[inside].any() and not diff[~inside].any()
     assert 10 * np.log10(255**2 / np.mean(diff[inside].astype(np.float64) ** 2)) > 40
+
+
+def test_a_stronger_mark_is_asked_for_by_a_setting_and_never_a_weaker_one(tiny_model, detect, capsys, tmp_path):
+    """--mark-strength (a setting: CLI, API, panel, profile) scales the mark drawn on the swapped face, the same frame
+    through the same model: 1.5 draws it 1.5x as strong (rounding aside); under 1 (a weaker, less robust mark) and
+    together with --no-provenance are refused with one line."""
+    from swapcam import FaceSwap
+
+    image = _frames(shared("clips/person_a.mp4"), 1)[0]
+    out = {}
+    for provenance, strength in ((False, 1.0), (True, 1.0), (True, 1.5)):
+        with FaceSwap(tiny_model, video=False, provenance=provenance, mark_strength=strength) as swap:
+            out[provenance, strength] = swap.swap(image).astype(np.float64)
+    x0, y0, x1, y1 = (int(v) for v in detect(image)[0].box)
+    rms = [float(np.sqrt(np.mean((out[True, s] - out[False, 1.0])[y0:y1, x0:x1, 1] ** 2))) for s in (1.0, 1.5)]
+    assert 1.35 < rms[1] / rms[0] < 1.65, rms
+    with pytest.raises(SwapcamError, match="mark_strength must be between 1.0 and 2.0"):
+        FaceSwap(tiny_model, video=False, mark_strength=0.5)
+    out_path = tmp_path / "out.mp4"
+    code = cli(["convert", str(shared("clips/person_a.mp4")), str(out_path), "--model", str(tiny_model),
+                "--no-provenance", "--mark-strength", "1.5"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "use one or the other" in err and len(err.strip().splitlines()) == 1
+    assert not out_path.exists()
 
 
 def test_verify_errors_are_one_line(tmp_path, capsys):
