@@ -460,6 +460,18 @@ def test_the_mark_stays_inside_the_blend_alpha(astronaut, detect):
     assert changed.any() and xs.max() < x0 + (x1 - x0) // 2
 
 
+def test_a_mark_read_as_found_is_not_reported_as_found_by_the_search(astronaut, detect):
+    """A block that reads as marked where it was found, its id too weak to read, goes through the search; when the
+    search's best is the zero shift (the same block, up to rounding), the reading is the one as found: no offset, so
+    verify does not say "found +0,+0 block px off by the search" and quote the search's threshold."""
+    block = wm.face_block(astronaut, detect(astronaut)[0].landmarks).astype(np.float32)
+    readings = [wm.read_block(block + wm.mark_block(0xBEEF, s)) for s in (1.0, 1.4, 1.7, 2.0)]
+    assert all(r.marked and r.model_id is None for r in readings), readings
+    assert all(r.offset is None for r in readings), [r.offset for r in readings]
+    shifted = wm.read_block(block + wm.shifted_block(wm.mark_block(0xBEEF, 2.0), -2.0, 0.0))
+    assert shifted.marked and shifted.offset == (2.0, 0.0)  # a mark drawn off is still found where it is
+
+
 def test_the_payload_reads_back_with_its_model_id_and_mirrored():
     block = wm.mark_block(0xBEEF)
     cb = wm.codebook()

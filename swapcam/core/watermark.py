@@ -590,11 +590,12 @@ def search_z(block: np.ndarray) -> tuple[float, tuple[float, float]]:
 def read_block(block: np.ndarray, faces: int = 1) -> Reading:
     """Reads a (B, B) luma block sum (one face, or a clip's faces). Marked when the block as found passes
     ``Z_THRESHOLD`` or the best of the search grid passes ``Z_SEARCH``; the search is skipped when the block as found
-    already reads with its model id, and its reading is reported when it is the stronger."""
+    already reads with its model id, and its reading is reported when it is the stronger (at a shift: the grid's zero
+    shift is the block as found, whatever the rounding says)."""
     reading = read_mark(block_coefficients(block), faces)
     if reading.model_id is not None:
         return reading
     z, where = search_z(block)
-    if z <= (reading.z if reading.marked else Z_SEARCH):
+    if where == (0.0, 0.0) or z <= (reading.z if reading.marked else Z_SEARCH):
         return reading
     return replace(read_mark(block_coefficients(shifted_block(block, *where)), faces), marked=True, offset=where)
