@@ -47,8 +47,9 @@ def add_blend_arguments(p: argparse.ArgumentParser) -> None:
     lo, hi = RANGES["mark_strength"]
     p.add_argument("--mark-strength", type=float, default=d.mark_strength, metavar="X",
                    help=f"the invisible watermark's strength, times its default, {lo}..{hi}: a stronger mark reads "
-                   "after a harsher video call (1.5: every single-face sample clip at 640x360 and 150 kbps, see the "
-                   f"README) but shows as a faint speckle on a smooth face (default: {d.mark_strength})")  # fmt: skip
+                   "after a harsher video call (1.5, placed as convert places it: every single-face sample clip at "
+                   "640x360 and 150 kbps; see the README) but shows as a speckle on a smooth face (default: "
+                   f"{d.mark_strength})")  # fmt: skip
 
 
 def add_mark_placement_argument(p: argparse.ArgumentParser, *, default: str) -> None:
