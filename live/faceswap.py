@@ -31,7 +31,7 @@ from swapcam.core.errors import SwapcamError
 from swapcam.core.landmarks import LandmarkerConfig
 from swapcam.core.messages import Face, Frame
 from swapcam.core.model_info import ModelInfo, read_model_info
-from swapcam.live.mark_track import MARK_PLACEMENTS
+from swapcam.live.mark_track import check_placement
 from swapcam.live.pipeline import FramePipeline, ModelStage, PipelineConfig
 from swapcam.live.settings import SwapSettings
 from swapcam.live.swapper import SwapConfig
@@ -88,9 +88,7 @@ class FaceSwap:
                  telemetry: Telemetry | None = None, provenance: bool = True, info: ModelInfo | None = None,
                  repeatable: bool = False, mark_placement: str | None = None, **changes: Any) -> None:  # fmt: skip
         self.provenance = bool(provenance)
-        placement = mark_placement or ("exact" if repeatable else "sampled")
-        if placement not in MARK_PLACEMENTS:
-            raise SwapcamError(f"mark_placement must be one of {', '.join(MARK_PLACEMENTS)}, not {placement!r}")
+        placement = check_placement(mark_placement or ("exact" if repeatable else "sampled"))  # before the engine
         base = settings or SwapSettings()
         if not isinstance(base, SwapSettings):
             raise SwapcamError(f"settings must be a SwapSettings, not {type(base).__name__}")

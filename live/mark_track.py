@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from swapcam.core import watermark as wm
+from swapcam.core.errors import SwapcamError
 from swapcam.core.watermark import MarkCall
 from swapcam.core.landmarks import FaceLandmarker, LandmarkerConfig
 from swapcam.core.messages import Frame
@@ -41,6 +42,13 @@ from swapcam.live.mark_align import MarkAlignConfig, block_fit, plausible
 from swapcam.live.telemetry import Telemetry
 
 MARK_PLACEMENTS = ("sampled", "follow", "exact")  # where the marks go in video: ``PipelineConfig.mark_placement``
+
+
+def check_placement(placement: str) -> str:
+    """``placement`` when it is one of ``MARK_PLACEMENTS``; else one line (``SwapcamError``)."""
+    if placement not in MARK_PLACEMENTS:
+        raise SwapcamError(f"mark_placement must be one of {', '.join(MARK_PLACEMENTS)}, not {placement!r}")
+    return placement
 LIMITS = MarkAlignConfig()  # the aligner's limits on a fit: beyond them the track's last good fit is used instead
 MATCH_FACE_WIDTHS = 0.25  # an output face is the input's when their block centres are this close
 

@@ -21,7 +21,7 @@ from swapcam.core.messages import Face, Frame
 from swapcam.live.coverage_watch import CoverageWatch
 from swapcam.live.mark_align import MarkAligner
 from swapcam.core.watermark import MarkCall
-from swapcam.live.mark_track import OutputFollower, OutputTracker
+from swapcam.live.mark_track import OutputFollower, OutputTracker, check_placement
 from swapcam.live.swapper import FaceSwapper, SwapConfig
 from swapcam.live.telemetry import Telemetry
 
@@ -38,6 +38,9 @@ class PipelineConfig:
     # face on this very frame (one more face mesh per frame: ``convert``); "follow", that tracker on a thread of its
     # own, on every swapped frame it is free for, each mark where it found its face a frame (or more) before
     mark_placement: str = "sampled"
+
+    def __post_init__(self) -> None:
+        check_placement(self.mark_placement)  # an unknown one would quietly run as "follow"
 
 
 class ModelStage:

@@ -101,6 +101,10 @@ def test_bad_input_is_one_clear_error(tiny_model, tmp_path, frames):
         FaceSwap(tiny_model, opacity=2)
     with pytest.raises(SwapcamError, match="mark_placement must be one of sampled, follow, exact"):
         FaceSwap(tiny_model, mark_placement="nearby")
+    from swapcam.live.pipeline import PipelineConfig
+
+    with pytest.raises(SwapcamError, match="mark_placement must be one of"):  # the frame loop's own config too
+        PipelineConfig(mark_placement="nearby")
     swap = FaceSwap(tiny_model)
     for bad in (frames[0].astype(np.float32), frames[0][:, :, 0], "frame", frames[0][..., :2]):
         with pytest.raises(SwapcamError, match="uint8 RGB"):
