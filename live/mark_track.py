@@ -49,6 +49,8 @@ def check_placement(placement: str) -> str:
     if placement not in MARK_PLACEMENTS:
         raise SwapcamError(f"mark_placement must be one of {', '.join(MARK_PLACEMENTS)}, not {placement!r}")
     return placement
+
+
 LIMITS = MarkAlignConfig()  # the aligner's limits on a fit: beyond them the track's last good fit is used instead
 MATCH_FACE_WIDTHS = 0.25  # an output face is the input's when their block centres are this close
 
@@ -162,7 +164,8 @@ class OutputFollower:
         self._keep(self._measure(frame, inputs), generation)
 
     def _failed(self, job: tuple) -> None:
-        self.missed += len(job[1])  # a failed mesh costs this fit only
+        with self._lock:  # as _keep counts
+            self.missed += len(job[1])  # a failed mesh costs this fit only
 
     def close(self) -> None:
         if self._worker is not None:
